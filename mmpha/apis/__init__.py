@@ -1,0 +1,2 @@
+"""High-level APIs: model initialisation, feature extraction, search."""
+__all__ = []

@@ -1,0 +1,4 @@
+"""Evaluation metrics."""
+import mmpretrain.evaluation  # noqa: F401
+
+from .metrics import *  # noqa: F401,F403

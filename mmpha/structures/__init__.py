@@ -1,0 +1,2 @@
+"""Data structures."""
+__all__ = []

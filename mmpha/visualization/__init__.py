@@ -1,0 +1,2 @@
+"""Visualisation of ranked lists and frequency maps."""
+__all__ = []
