@@ -1,0 +1,56 @@
+"""Distributed set-up that MMEngine does not cover: gloo on CUDA-less hosts."""
+import os
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Prepare a distributed run on a machine without CUDA.
+
+    MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and its DDP
+    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail without CUDA. On
+    such a host this function initialises the gloo process group from the
+    ``torchrun`` environment before the Runner is built (the Runner then skips
+    its own initialisation) and makes DDP wrap the CPU module with
+    ``device_ids=None``. On a CUDA host it does nothing and MMEngine's NCCL
+    path is used.
+
+    Args:
+        cfg (Config): The run's config; ``env_cfg.dist_cfg.backend`` and
+            ``model_wrapper_cfg`` are updated in place on CPU.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+
+    Returns:
+        bool: True if the CPU (gloo) path was set up.
+
+    Raises:
+        ValueError: On CPU with a launcher other than ``'pytorch'``, or when
+            the ``torchrun`` environment variables are missing.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher != 'pytorch':
+        raise ValueError(
+            f'launcher={launcher!r} needs CUDA; on a machine without CUDA '
+            "use launcher='pytorch' (tools/dist_train.sh) with the gloo "
+            'backend')
+    missing = [
+        key for key in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+        if key not in os.environ
+    ]
+    if missing:
+        raise ValueError(
+            f'--launcher pytorch expects the torchrun environment, but '
+            f'{missing} are not set; start the run with tools/dist_train.sh '
+            'or torchrun')
+    if not torch_dist.is_initialized():
+        torch_dist.init_process_group(backend='gloo')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    return True

@@ -1,0 +1,94 @@
+"""Evaluate a trained re-ID model on the query/gallery split of a config.
+
+Examples:
+    python tools/test.py CONFIG CHECKPOINT
+    python tools/test.py CONFIG CHECKPOINT --out results.pth
+    bash tools/dist_test.sh CONFIG CHECKPOINT 8
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+# mmpha first: version checks and the weights-only checkpoint loader.
+import mmpha  # noqa: F401,I001
+from mmpha.utils import register_all_modules, setup_cpu_distributed
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description='Test a re-ID model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation logs')
+    parser.add_argument(
+        '--out',
+        help='dump the query/gallery features, ids, cameras, image paths '
+        'and the metrics to this file (.pth, readable with '
+        'torch.load(weights_only=True))')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Apply the command-line options to the config."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(
+            f'checkpoint "{args.checkpoint}" does not exist')
+    cfg.load_from = args.checkpoint
+    if args.out is not None:
+        evaluator = cfg.test_evaluator
+        if isinstance(evaluator, dict) and 'metrics' in evaluator:
+            evaluator = evaluator['metrics']
+        if not isinstance(evaluator, (list, tuple)):
+            evaluator = [evaluator]
+        cfg.test_evaluator = list(evaluator) + [
+            dict(type='DumpReIDResults', out_file_path=args.out)
+        ]
+    return cfg
+
+
+def main() -> None:
+    """Build the Runner from the config and run the test loop."""
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+    setup_cpu_distributed(cfg, args.launcher)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        from mmpha.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    metrics = runner.test()
+    if args.out is not None and runner.rank == 0:
+        from mmpha.evaluation import append_metrics_to_dump
+        append_metrics_to_dump(args.out, metrics)
+
+
+if __name__ == '__main__':
+    main()
