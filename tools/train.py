@@ -121,6 +121,23 @@ def main() -> None:
         from mmpha.registry import RUNNERS
         runner = RUNNERS.build(cfg)
     runner.train()
+    report_final_metrics(runner)
+
+
+def report_final_metrics(runner: Runner) -> None:
+    """Print the last validation result of the run in one line."""
+    scalars = runner.message_hub.log_scalars
+
+    def last(suffix: str):
+        for key, buffer in scalars.items():
+            if key.startswith('val/') and key.split('/')[-1] == suffix:
+                return buffer.current()
+        return None
+
+    mAP, rank1 = last('mAP'), last('R1')
+    if runner.rank == 0 and mAP is not None and rank1 is not None:
+        print(f'Final evaluation (epoch {runner.epoch}): '
+              f'mAP {mAP:.2f}  Rank-1 {rank1:.2f}')
 
 
 if __name__ == '__main__':
