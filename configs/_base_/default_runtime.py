@@ -14,6 +14,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 
+# Stop at the first NaN/Inf loss term, before a checkpoint of bad weights.
+# Leaf configs that set custom_hooks replace this list: keep the guard in it.
+custom_hooks = [dict(type='NaNGuardHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

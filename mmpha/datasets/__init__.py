@@ -1,5 +1,18 @@
 """Re-ID datasets, samplers and transforms."""
 import mmpretrain.datasets  # noqa: F401
 
+from .base_reid_dataset import BaseReIDDataset
+from .cuhk03 import CUHK03
+from .custom import ReIDFolderDataset, ReIDListDataset
+from .dukemtmc import DukeMTMC
+from .market1501 import Market1501
+from .msmt17 import MSMT17
 from .samplers import *  # noqa: F401,F403
+from .synthreid import SynthReID
 from .transforms import *  # noqa: F401,F403
+
+__all__ = [
+    'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'Market1501', 'MSMT17',
+    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'PKSampler',
+    'PackReIDInputs'
+]

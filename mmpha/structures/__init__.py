@@ -1,2 +1,4 @@
 """Data structures."""
-__all__ = []
+from .reid_data_sample import ReIDDataSample
+
+__all__ = ['ReIDDataSample']

@@ -1,2 +1,17 @@
 """Visualisation of ranked lists and frequency maps."""
-__all__ = []
+from .frequency_visualizer import (DIFF_TITLE, PANEL_TITLES, PanelLayout,
+                                   draw_frequency_panel, draw_patch_overlay,
+                                   energy_to_heatmap, frequency_views,
+                                   patch_mask, plot_layer_curves,
+                                   tensor_to_bgr)
+from .rank_visualizer import (RankGridLayout, draw_rank_grid,
+                              draw_rank_grid_from_paths, draw_tile,
+                              load_image, placeholder, resize_to)
+
+__all__ = [
+    'RankGridLayout', 'draw_rank_grid', 'draw_rank_grid_from_paths',
+    'draw_tile', 'load_image', 'placeholder', 'resize_to', 'PanelLayout',
+    'PANEL_TITLES', 'DIFF_TITLE', 'draw_frequency_panel',
+    'draw_patch_overlay', 'energy_to_heatmap', 'frequency_views',
+    'patch_mask', 'plot_layer_curves', 'tensor_to_bgr'
+]

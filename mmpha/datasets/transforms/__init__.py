@@ -1,1 +1,4 @@
-__all__ = []
+from .formatting import PackReIDInputs
+from .loading import LoadReIDImage
+
+__all__ = ['PackReIDInputs', 'LoadReIDImage']

@@ -1,1 +1,3 @@
-__all__ = []
+from .nan_guard_hook import NaNGuardHook
+
+__all__ = ['NaNGuardHook']

@@ -1,1 +1,3 @@
-__all__ = []
+from .transreid_vit import TransReIDViT, grid_size
+
+__all__ = ['TransReIDViT', 'grid_size']

@@ -1,1 +1,3 @@
-__all__ = []
+from .reid_data_preprocessor import ReIDDataPreprocessor
+
+__all__ = ['ReIDDataPreprocessor']

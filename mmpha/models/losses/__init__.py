@@ -1,1 +1,8 @@
-__all__ = []
+from .patch_contrastive_loss import (PatchContrastiveLoss,
+                                     patch_contrastive_loss)
+from .triplet_loss import TripletLoss, triplet_loss
+
+__all__ = [
+    'PatchContrastiveLoss', 'patch_contrastive_loss', 'TripletLoss',
+    'triplet_loss'
+]

@@ -1,1 +1,3 @@
-__all__ = []
+from .pha import PHANeck
+
+__all__ = ['PHANeck']

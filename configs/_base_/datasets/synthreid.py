@@ -1,0 +1,90 @@
+# SynthReID: the procedural dataset generated on first use under data_root
+# (about 30 s on 2 CPU cores; see docs/en/user_guides/dataset_prepare.md).
+# 75 training ids (num_classes=75), 6 cameras (camera_num=6), no views.
+#
+# The CPU default: images are stored at 256x128 but fed at 128x64 (HxW), so
+# that a tiny ViT trains in a few CPU minutes (16x8 patches at stride 16, or
+# 10x5 at stride 12). Leaf configs that want 256x128 restate the pipelines.
+dataset_type = 'SynthReID'
+data_root = 'data/synthreid'
+
+# P x K = 8 identities x 4 images. The sampler and the dataloader must get
+# the same batch size: a leaf config that changes it restates both.
+batch_size = 32
+num_instances = 4
+
+data_preprocessor = dict(
+    type='ReIDDataPreprocessor',
+    mean=[127.5, 127.5, 127.5],
+    std=[127.5, 127.5, 127.5],
+    to_rgb=True)
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    # mmcv's Resize takes scale=(w, h).
+    dict(type='Resize', scale=(64, 128), interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    # mmpretrain's RandomCrop takes crop_size=(h, w); padding=5 is the
+    # recipe's 10 pixels at 256x128 scaled to this input size.
+    dict(type='RandomCrop', crop_size=(128, 64), padding=5, pad_val=0),
+    # Random-valued pixels: N(127.5, 127.5) is N(0, 1) after normalisation,
+    # as in TransReID's random erasing.
+    dict(
+        type='RandomErasing',
+        erase_prob=0.5,
+        min_area_ratio=0.02,
+        max_area_ratio=1 / 3,
+        aspect_range=(0.3, 1 / 0.3),
+        mode='rand',
+        fill_color=(127.5, 127.5, 127.5),
+        fill_std=(127.5, 127.5, 127.5)),
+    dict(type='PackReIDInputs'),
+]
+
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(64, 128), interpolation='bicubic'),
+    dict(type='PackReIDInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(
+        type='PKSampler',
+        batch_size=batch_size,
+        num_instances=num_instances),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline))
+
+# Query then gallery in one dataloader; the metric splits them by is_query.
+val_dataloader = dict(
+    batch_size=64,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='ConcatDataset',
+        datasets=[
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                split='query',
+                pipeline=test_pipeline),
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                split='gallery',
+                pipeline=test_pipeline),
+        ],
+        ignore_keys=[
+            'split', 'num_classes', 'num_cameras', 'num_views', 'num_images'
+        ]))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(type='ReIDMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,202 @@
+"""PHA's high-frequency branches: BNNecks, a shared classifier and losses."""
+from typing import Dict, Literal, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmpha.registry import MODELS
+from .transreid_head import MarginClassifier, TransReIDHead
+
+ClsType = Literal['linear', 'cosface', 'arcface', 'circle']
+BRANCHES: Tuple[str, ...] = ('x', 'xhf')
+
+
+@MODELS.register_module()
+class PHAHead(BaseModule):
+    """Losses of PHA's high-frequency (HF) token branches (paper Sec. 3.3).
+
+    Each HF branch is a subset of tokens (the class token and the selected HF
+    patches) of ``x`` (branch ``'x'``) or of its low-frequency-dropped copy
+    ``x_hf`` (branch ``'xhf'``), passed through the backbone's shared blocks
+    and global last block + norm. Its class token gets its own BNNeck; all
+    branches share ONE bias-free classifier. Per branch the losses are ID
+    (``loss_cls`` on the classifier's logits of the BN feature) and triplet
+    (``loss_triplet`` on the feature before BN), both multiplied by the
+    epoch-dependent weight ``w(e) = min(step * e, max)`` (``e`` 1-based).
+
+    The head only exists in training: the test feature never uses it, so a
+    checkpoint trained with it loads into a plain TransReID model (its keys
+    are reported as unexpected and ignored).
+
+    Args:
+        num_classes (int): Number of training identities.
+        in_channels (int, optional): Feature width C; :class:`PHA` fills it
+            from the backbone when None. Defaults to None.
+        branches (Sequence[str]): HF branches that get a BNNeck and losses,
+            a subset of ``('x', 'xhf')``; :class:`PHA` sets it from its
+            ``use_hf_x`` / ``use_hf_xhf`` switches. Defaults to
+            ``('x', 'xhf')``.
+        loss_cls (dict): ID loss config. Defaults to
+            ``dict(type='CrossEntropyLoss', loss_weight=1.0)``.
+        loss_triplet (dict, optional): Triplet loss config on the features
+            before BN; None disables it. Defaults to
+            ``dict(type='TripletLoss', margin=None, loss_weight=1.0)``.
+        hf_weight_schedule (dict): ``dict(step=0.05, max=0.5)``, the
+            paper's ``w(e) = min(0.05 * e, 0.5)``. Defaults to that.
+        cls_type (str): ``'linear'`` (bias-free ``nn.Linear``) or a margin
+            classifier (``'cosface'``, ``'arcface'``, ``'circle'``) as in
+            :class:`TransReIDHead`. Defaults to ``'linear'``.
+        cls_scale (float): Logit scale of a margin classifier.
+            Defaults to 30.0.
+        cls_margin (float): Margin of a margin classifier. Defaults to 0.35.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 in_channels: Optional[int] = None,
+                 branches: Sequence[str] = BRANCHES,
+                 loss_cls: dict = dict(
+                     type='CrossEntropyLoss', loss_weight=1.0),
+                 loss_triplet: Optional[dict] = dict(
+                     type='TripletLoss', margin=None, loss_weight=1.0),
+                 hf_weight_schedule: Mapping[str, float] = dict(
+                     step=0.05, max=0.5),
+                 cls_type: ClsType = 'linear',
+                 cls_scale: float = 30.0,
+                 cls_margin: float = 0.35,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if in_channels is None:
+            raise ValueError(
+                'in_channels is None: give the feature width, or build the '
+                "head inside PHA, which sets it to the backbone's embed_dims")
+        for name, value in (('num_classes', num_classes), ('in_channels',
+                                                           in_channels)):
+            if isinstance(value, bool) or not isinstance(value,
+                                                         int) or value < 1:
+                raise ValueError(f'{name} must be an int >= 1, got {value!r}')
+        branches = tuple(branches)
+        if not branches or len(set(branches)) != len(branches) or any(
+                b not in BRANCHES for b in branches):
+            raise ValueError(f'branches must be a non-empty subset of '
+                             f'{BRANCHES} without repeats, got {branches}')
+        if not isinstance(loss_cls, dict):
+            raise TypeError(f'loss_cls must be a loss config dict, got '
+                            f'{loss_cls!r}')
+        schedule = dict(hf_weight_schedule)
+        if set(schedule) != {'step', 'max'} or any(
+                not isinstance(v, (int, float)) or v < 0
+                for v in schedule.values()):
+            raise ValueError(
+                'hf_weight_schedule must be dict(step=float >= 0, max=float '
+                f'>= 0), got {hf_weight_schedule!r}')
+        if cls_type not in ('linear', 'cosface', 'arcface', 'circle'):
+            raise ValueError(f"cls_type must be 'linear', 'cosface', "
+                             f"'arcface' or 'circle', got {cls_type!r}")
+
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.branches = branches
+        self.weight_step = float(schedule['step'])
+        self.weight_max = float(schedule['max'])
+        self.cls_type = cls_type
+
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_triplet = (
+            MODELS.build(loss_triplet) if loss_triplet is not None else None)
+        self.bnnecks = nn.ModuleDict({
+            branch: TransReIDHead.build_bnneck(in_channels)
+            for branch in branches
+        })
+        if cls_type == 'linear':
+            self.classifier = nn.Linear(in_channels, num_classes, bias=False)
+            nn.init.normal_(self.classifier.weight, std=0.001)
+        else:
+            self.classifier = MarginClassifier(
+                in_channels,
+                num_classes,
+                margin_type=cls_type,
+                scale=cls_scale,
+                margin=cls_margin)
+
+    def init_weights(self) -> None:
+        """Initialise BNNecks (1, 0) and the classifier (N(0, 0.001^2))."""
+        super().init_weights()
+        for bnneck in self.bnnecks.values():
+            nn.init.ones_(bnneck.weight)
+            nn.init.zeros_(bnneck.bias)
+        nn.init.normal_(self.classifier.weight, std=0.001)
+
+    def hf_weight(self, epoch: int) -> float:
+        """The weight of the HF losses at a 1-based epoch.
+
+        Args:
+            epoch (int): Current training epoch, counted from 1.
+
+        Returns:
+            float: ``min(step * epoch, max)``.
+        """
+        if epoch < 1:
+            raise ValueError(f'epoch is counted from 1, got {epoch}')
+        return min(self.weight_step * epoch, self.weight_max)
+
+    def forward(
+        self,
+        feats: Mapping[str, Tensor],
+        labels: Optional[Tensor] = None
+    ) -> Dict[str, Tuple[Tensor, Tensor]]:
+        """BNNeck and shared classifier of each branch.
+
+        Args:
+            feats (Mapping[str, Tensor]): Branch name -> class-token feature
+                ``(B, C)`` before BN, one per configured branch.
+            labels (Tensor, optional): ``(B, )`` identities, used by margin
+                classifiers. Defaults to None.
+
+        Returns:
+            dict[str, tuple[Tensor, Tensor]]: Branch name -> (BN feature
+            ``(B, C)``, logits ``(B, num_classes)``).
+        """
+        if set(feats) != set(self.branches):
+            raise ValueError(f'expected features of the branches '
+                             f'{self.branches}, got {tuple(feats)}')
+        out = {}
+        for branch in self.branches:
+            bn_feat = self.bnnecks[branch](feats[branch])
+            out[branch] = (bn_feat,
+                           TransReIDHead.apply_classifier(
+                               self.classifier, bn_feat, labels))
+        return out
+
+    def loss(self, feats: Mapping[str, Tensor], labels: Tensor,
+             epoch: int) -> Dict[str, Tensor]:
+        """Weighted ID and triplet losses of every HF branch.
+
+        Args:
+            feats (Mapping[str, Tensor]): Branch name -> ``(B, C)`` feature
+                before BN.
+            labels (Tensor): ``(B, )`` identities.
+            epoch (int): 1-based training epoch for the weight.
+
+        Returns:
+            dict[str, Tensor]: For each branch ``b``: ``loss_hf_{b}_cls``,
+            ``loss_hf_{b}_triplet`` (when configured), both already
+            multiplied by the weight, and ``hf_{b}_accuracy`` (top-1 %);
+            plus ``hf_weight``, the weight used (logged, not optimised).
+        """
+        weight = self.hf_weight(epoch)
+        outputs = self(feats, labels)
+        losses = {}
+        for branch, (_, cls_score) in outputs.items():
+            losses[f'loss_hf_{branch}_cls'] = weight * self.loss_cls(
+                cls_score, labels)
+            if self.loss_triplet is not None:
+                losses[f'loss_hf_{branch}_triplet'] = \
+                    weight * self.loss_triplet(feats[branch], labels)
+            losses[f'hf_{branch}_accuracy'] = TransReIDHead.accuracy(
+                cls_score, labels)
+        losses['hf_weight'] = labels.new_tensor(weight, dtype=torch.float)
+        return losses

@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from mmpha.apis import pairwise_distance, search
+
+
+def test_search_euclidean_hand_made():
+    query = torch.tensor([[0., 0.], [3., 1.]])
+    gallery = torch.tensor([[3., 0.], [1., 0.], [0., 2.], [-0.5, 0.]])
+    dists, idx = search(query, gallery, topk=3, normalize=False)
+    assert idx.tolist() == [[3, 1, 2], [0, 1, 2]]
+    expected = torch.tensor([[0.5, 1.0, 2.0], [1.0, 5**0.5, 10**0.5]])
+    torch.testing.assert_close(dists, expected)
+
+
+def test_search_cosine_ignores_norm():
+    query = torch.tensor([[1., 0.]])
+    # Directions at 90, 10, 45 and 180 degrees, with very different norms.
+    gallery = torch.tensor([[0., 5.], [10 * 0.98481, 10 * 0.17365],
+                            [0.1, 0.1], [-3., 0.]])
+    dists, idx = search(query, gallery, topk=4, metric='cosine')
+    assert idx.tolist() == [[1, 2, 0, 3]]
+    torch.testing.assert_close(dists[0, [2, 3]], torch.tensor([1.0, 2.0]))
+
+
+def test_search_normalize_changes_euclidean_order():
+    query = torch.tensor([[1., 0.]])
+    gallery = torch.tensor([[10., 0.], [0.5, 0.5]])
+    assert search(query, gallery, topk=1, normalize=False)[1].item() == 1
+    assert search(query, gallery, topk=1, normalize=True)[1].item() == 0
+
+
+def test_search_exclude_and_topk_clamp():
+    query = torch.tensor([[0.], [5.]])
+    gallery = torch.tensor([[0.], [1.], [4.]])
+    exclude = torch.tensor([[True, False, False], [False, False, False]])
+    dists, idx = search(
+        query, gallery, topk=10, normalize=False, exclude=exclude)
+    assert idx.shape == (2, 3)
+    assert idx[0].tolist() == [1, 2, 0]
+    assert dists[0, -1] == float('inf')
+    assert idx[1].tolist() == [2, 1, 0]
+
+
+def test_search_chunks_agree():
+    torch.manual_seed(0)
+    q, g = torch.randn(37, 8), torch.randn(50, 8)
+    d1, i1 = search(q, g, topk=5)
+    d2, i2 = search(q, g, topk=5, chunk_size=4)
+    assert torch.equal(i1, i2)
+    torch.testing.assert_close(d1, d2)
+    full = torch.cdist(
+        torch.nn.functional.normalize(q), torch.nn.functional.normalize(g))
+    torch.testing.assert_close(
+        d1, full.sort(dim=1).values[:, :5], atol=1e-5, rtol=0)
+
+
+def test_search_bad_input():
+    q, g = torch.randn(2, 4), torch.randn(3, 4)
+    with pytest.raises(ValueError, match="metric must be one of.*'l1'"):
+        search(q, g, metric='l1')
+    with pytest.raises(ValueError, match='topk must be a positive int'):
+        search(q, g, topk=0)
+    with pytest.raises(ValueError, match='widths differ: 4 vs 5'):
+        pairwise_distance(q, torch.randn(3, 5))
+    with pytest.raises(ValueError, match='query_feats must be a 2-D'):
+        pairwise_distance(torch.randn(4), g)
+    with pytest.raises(ValueError, match=r'exclude must have shape'):
+        search(q, g, exclude=torch.zeros(3, 2, dtype=torch.bool))

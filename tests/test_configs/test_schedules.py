@@ -1,0 +1,69 @@
+import math
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import PARAM_SCHEDULERS
+
+SCHEDULE = 'configs/_base_/schedules/sgd_cosine_120e.py'
+
+
+class _Net(torch.nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(2, 2)
+        self.norm = torch.nn.LayerNorm(2)
+
+
+def _lr_per_epoch(repo_root):
+    cfg = Config.fromfile(osp.join(repo_root, SCHEDULE))
+    wrapper = build_optim_wrapper(_Net(), cfg.optim_wrapper)
+    schedulers = [
+        PARAM_SCHEDULERS.build(dict(s, optimizer=wrapper))
+        for s in cfg.param_scheduler
+    ]
+    lrs = []
+    for _ in range(cfg.train_cfg.max_epochs):
+        lrs.append({
+            group['initial_lr'] / 0.008: group['lr']
+            for group in wrapper.optimizer.param_groups
+        })
+        for scheduler in schedulers:
+            scheduler.step()
+    return cfg, wrapper, lrs
+
+
+def test_sgd_cosine_120e_recipe(repo_root):
+    cfg, wrapper, lrs = _lr_per_epoch(repo_root)
+    optimizer = wrapper.optimizer
+    assert isinstance(optimizer, torch.optim.SGD)
+    assert cfg.auto_scale_lr.base_batch_size == 64
+    base = 0.008
+    by_name = {}
+    for group in optimizer.param_groups:
+        assert group['momentum'] == 0.9
+        assert group['weight_decay'] == pytest.approx(1e-4)
+        by_name[group['initial_lr']] = group
+    # Biases (the LayerNorm's too) at 2x lr, weights at 1x.
+    assert sorted(by_name) == pytest.approx([base, 2 * base])
+
+    # timm's CosineLRScheduler (warmup_t=5, warmup_lr_init=0.01 x lr,
+    # t_initial=120, lr_min=0.002 x lr) stepped once per epoch.
+    def timm_lr(epoch):
+        if epoch < 5:
+            return base * (0.01 + epoch * 0.99 / 5)
+        return 0.002 * base + 0.5 * 0.998 * base * (
+            1 + math.cos(math.pi * epoch / 120))
+
+    weight_lr = [lrs[e][1.0] for e in range(120)]
+    bias_lr = [lrs[e][2.0] for e in range(120)]
+    assert weight_lr[0] == pytest.approx(0.01 * base)
+    for epoch in range(120):
+        tol = 0.003 * base if epoch < 5 else 1e-5 * base
+        assert abs(weight_lr[epoch] - timm_lr(epoch)) < tol, epoch
+        assert bias_lr[epoch] == pytest.approx(2 * weight_lr[epoch])
+    assert weight_lr[-1] == pytest.approx(
+        timm_lr(119), rel=1e-4) and weight_lr[-1] < 0.003 * base

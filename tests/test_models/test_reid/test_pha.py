@@ -1,0 +1,300 @@
+"""The PHA model: losses, gradients, the epoch weight and TransReID parity."""
+import copy
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch.utils.data import Dataset
+
+from mmpha.models.reid import PHA, ReIDModel, current_train_epoch
+from mmpha.registry import DATASETS, MODELS
+from mmpha.structures import ReIDDataSample
+
+NUM_CLASSES = 4
+
+
+def _backbone(**kwargs):
+    cfg = dict(
+        type='TransReIDViT',
+        arch=dict(
+            embed_dims=32, num_layers=3, num_heads=2,
+            feedforward_channels=64),
+        img_size=(64, 32),
+        patch_size=8,
+        stride=6)
+    cfg.update(kwargs)
+    return cfg
+
+
+def _head():
+    return dict(
+        type='TransReIDHead',
+        num_classes=NUM_CLASSES,
+        num_parts=2,
+        loss_cls=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        loss_triplet=dict(type='TripletLoss', margin=None))
+
+
+def _pha_cfg(**kwargs):
+    cfg = dict(type='PHA', backbone=_backbone(), head=_head())
+    cfg.update(kwargs)
+    return cfg
+
+
+def _build(cfg, seed=0):
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    return model
+
+
+def _batch(batch=6, seed=0, cams=3):
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.rand(batch, 3, 64, 32, generator=gen) * 2 - 1
+    samples = [
+        ReIDDataSample().set_gt_label(i // 2 % NUM_CLASSES).set_cam_id(
+            i % cams).set_view_id(0) for i in range(batch)
+    ]
+    return inputs, samples
+
+
+@pytest.fixture
+def epoch_hub():
+    """A message hub whose published epoch the test controls."""
+    hub = MessageHub.get_instance('test_pha_epoch')
+    yield hub
+    hub.pop_info('epoch')
+
+
+def _set_epoch(hub, epoch_1_based):
+    # The runner publishes the number of finished epochs.
+    hub.update_info('epoch', epoch_1_based - 1)
+
+
+ALL_KEYS = {
+    'loss_cls', 'loss_triplet', 'accuracy', 'loss_hf_x_cls',
+    'loss_hf_x_triplet', 'hf_x_accuracy', 'loss_hf_xhf_cls',
+    'loss_hf_xhf_triplet', 'hf_xhf_accuracy', 'hf_weight', 'loss_pc_bc',
+    'loss_pc_ab'
+}
+
+
+@pytest.mark.parametrize('switches,absent', [
+    (dict(), set()),
+    (dict(use_hf_x=False),
+     {'loss_hf_x_cls', 'loss_hf_x_triplet', 'hf_x_accuracy'}),
+    (dict(use_hf_xhf=False),
+     {'loss_hf_xhf_cls', 'loss_hf_xhf_triplet', 'hf_xhf_accuracy'}),
+    (dict(use_contrastive=False), {'loss_pc_bc', 'loss_pc_ab'}),
+    (dict(use_hf_x=False, use_hf_xhf=False, use_contrastive=False),
+     ALL_KEYS - {'loss_cls', 'loss_triplet', 'accuracy'}),
+])
+def test_loss_keys_and_every_parameter_gets_a_gradient(switches, absent):
+    model = _build(_pha_cfg(**switches))
+    model.train()
+    # Batch of 6 (3 ids x 2): neither divisible by 4 nor K = 4.
+    inputs, samples = _batch(6)
+    losses = model(inputs, samples, mode='loss')
+    assert set(losses) == ALL_KEYS - absent
+    total = sum(v for k, v in losses.items() if k.startswith('loss_'))
+    total.backward()
+    no_grad = [
+        name for name, p in model.named_parameters()
+        if p.requires_grad and p.grad is None
+    ]
+    assert no_grad == []
+    if model.pha_head is not None:
+        assert model.pha_head.classifier.weight.grad.abs().sum() > 0
+        for bnneck in model.pha_head.bnnecks.values():
+            assert bnneck.weight.grad.abs().sum() > 0
+            assert not bnneck.bias.requires_grad
+
+
+def test_gradients_with_sie_and_lf_drop_off():
+    cfg = _pha_cfg(
+        backbone=_backbone(camera_num=3, view_num=2),
+        neck=dict(type='PHANeck', use_lf_drop=False, quant_mode='hard'))
+    model = _build(cfg)
+    inputs, samples = _batch(5)
+    for i, s in enumerate(samples):
+        s.set_view_id(i % 2)
+    losses = model(inputs, samples, mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss_')).backward()
+    assert all(p.grad is not None for p in model.parameters()
+               if p.requires_grad)
+    assert model.backbone.sie_embed.grad.abs().sum() > 0
+
+
+def test_x_hf_comes_from_the_same_augmented_batch():
+    model = _build(_pha_cfg())
+    seen = {}
+    neck_forward = model.neck.forward
+
+    def record(x01):
+        seen['x01'] = x01.clone()
+        out = neck_forward(x01)
+        seen['out'] = out
+        return out
+
+    model.neck.forward = record
+    inputs, samples = _batch(6)
+    model(inputs, samples, mode='loss')
+    expected = model.data_preprocessor.to_unit_range(inputs)
+    assert torch.equal(seen['x01'], expected)
+    x_hf01, keep = seen['out']
+    assert keep.shape == (6, int(0.4 * 10 * 5))
+    # x_hf is the input with only its HF-region low frequencies coarsened.
+    assert (x_hf01 - expected).abs().max() < 3 / 255
+
+
+def test_losses_do_not_depend_on_batch_order():
+    model = _build(_pha_cfg())
+    inputs, samples = _batch(8, seed=3)
+    perm = torch.tensor([5, 2, 7, 0, 3, 6, 1, 4])
+    ref = model(inputs, samples, mode='loss')
+    out = model(inputs[perm], [samples[i] for i in perm], mode='loss')
+    for key in ref:
+        assert out[key].item() == pytest.approx(
+            ref[key].item(), rel=1e-4, abs=1e-5), key
+
+
+@pytest.mark.parametrize('epoch,weight', [(1, 0.05), (5, 0.25), (10, 0.5),
+                                          (20, 0.5)])
+def test_hf_weight_follows_the_published_epoch(epoch_hub, epoch, weight):
+    model = _build(_pha_cfg())
+    inputs, samples = _batch(6)
+    _set_epoch(epoch_hub, 1)
+    first = model(inputs, samples, mode='loss')
+    _set_epoch(epoch_hub, epoch)
+    assert current_train_epoch() == epoch
+    assert model.current_epoch() == epoch
+    losses = model(inputs, samples, mode='loss')
+    assert losses['hf_weight'].item() == pytest.approx(weight)
+    ratio = weight / 0.05
+    for key in ('loss_hf_x_cls', 'loss_hf_xhf_triplet'):
+        assert losses[key].item() == pytest.approx(
+            ratio * first[key].item(), rel=1e-5)
+    # The TransReID and contrastive terms are not weighted.
+    assert losses['loss_cls'].item() == pytest.approx(
+        first['loss_cls'].item(), rel=1e-6)
+    assert losses['loss_pc_bc'].item() == pytest.approx(
+        first['loss_pc_bc'].item(), rel=1e-6)
+
+
+def test_hf_weight_schedule_is_configurable(epoch_hub):
+    model = _build(
+        _pha_cfg(
+            pha_head=dict(
+                type='PHAHead', hf_weight_schedule=dict(step=0.1, max=0.3))))
+    _set_epoch(epoch_hub, 2)
+    losses = model(*_batch(6), mode='loss')
+    assert losses['hf_weight'].item() == pytest.approx(0.2)
+    assert model.pha_head.hf_weight(7) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match='hf_weight_schedule must be'):
+        MODELS.build(
+            _pha_cfg(pha_head=dict(type='PHAHead', hf_weight_schedule=dict(
+                step=0.1))))
+
+
+@MODELS.register_module(force=True)
+class _EpochProbe(BaseModel):
+    """Records the epoch PHA would see at every training step."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 1)
+        self.seen = []
+
+    def forward(self, inputs, mode='loss'):
+        self.seen.append(current_train_epoch())
+        return dict(loss=self.linear(inputs).pow(2).mean())
+
+
+@DATASETS.register_module(force=True)
+class _EpochProbeData(Dataset):
+    metainfo = dict()
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, idx):
+        return dict(inputs=torch.full((2, ), float(idx)))
+
+
+def _probe_cfg(work_dir, max_epochs):
+    return dict(
+        model=dict(type='_EpochProbe'),
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=dict(type='_EpochProbeData'),
+            sampler=dict(type='DefaultSampler', shuffle=False),
+            collate_fn=dict(type='default_collate'),
+            batch_size=2,
+            num_workers=0),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        default_scope='mmpha',
+        log_level='WARNING')
+
+
+def test_epoch_is_right_during_training_and_after_a_resume(tmp_path):
+    first = Runner.from_cfg(_probe_cfg(osp.join(tmp_path, 'a'), 3))
+    first.train()
+    assert first.model.seen == [1, 1, 2, 2, 3, 3]
+
+    cfg = _probe_cfg(osp.join(tmp_path, 'b'), 5)
+    cfg.update(resume=True, load_from=osp.join(tmp_path, 'a', 'epoch_2.pth'))
+    resumed = Runner.from_cfg(cfg)
+    resumed.train()
+    # Resumed after two finished epochs: the next one is epoch 3.
+    assert resumed.model.seen == [3, 3, 4, 4, 5, 5]
+
+
+def test_pha_checkpoint_predicts_like_transreid():
+    pha = _build(_pha_cfg(backbone=_backbone(camera_num=3)), seed=1)
+    # One optimisation step so that the weights are no longer the
+    # initial ones.
+    optim = torch.optim.SGD(pha.parameters(), lr=0.1)
+    losses = pha(*_batch(6, cams=3), mode='loss')
+    sum(v for k, v in losses.items() if k.startswith('loss_')).backward()
+    optim.step()
+
+    cfg = _pha_cfg(backbone=_backbone(camera_num=3))
+    cfg = dict(type='ReIDModel', backbone=cfg['backbone'], head=cfg['head'])
+    transreid = _build(cfg, seed=2)
+    assert type(transreid) is ReIDModel
+    missing, unexpected = transreid.load_state_dict(
+        copy.deepcopy(pha.state_dict()), strict=False)
+    assert missing == []
+    assert unexpected and all(k.startswith('pha_head.') for k in unexpected)
+
+    pha.eval()
+    transreid.eval()
+    inputs, samples = _batch(5, seed=9, cams=3)
+    with torch.no_grad():
+        feats_pha = [s.pred_feature for s in pha(inputs, samples, 'predict')]
+        feats_tr = [
+            s.pred_feature
+            for s in transreid(inputs, copy.deepcopy(samples), 'predict')
+        ]
+        tensor_pha = pha(inputs, samples, 'tensor')
+        tensor_tr = transreid(inputs, samples, 'tensor')
+    for a, b in zip(feats_pha, feats_tr):
+        assert torch.equal(a, b)
+    assert torch.equal(tensor_pha, tensor_tr)
+    # The inference modules are the same: PHA only adds training parameters.
+    n_pha = sum(p.numel() for n, p in pha.named_parameters()
+                if not n.startswith('pha_head.'))
+    assert n_pha == sum(p.numel() for p in transreid.parameters())
+
+
+def test_bad_configuration():
+    with pytest.raises(ValueError, match='does not match the backbone'):
+        MODELS.build(_pha_cfg(neck=dict(type='PHANeck', patch_size=16)))
+    with pytest.raises(TypeError, match='use_hf_x must be a bool'):
+        MODELS.build(_pha_cfg(use_hf_x=1))
+    assert isinstance(MODELS.build(_pha_cfg()), PHA)

@@ -1,0 +1,163 @@
+"""Tiny runs for the reliability tests: a 2-block ViT on a 16-image SynthReID.
+
+The configs start from the repository's tiny PHA / TransReID SynthReID
+configs and shrink the backbone, the images (64 x 32) and the dataset, so a
+training epoch is two iterations of 8 images (4 identities x 2).
+"""
+import copy
+import json
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+
+PHA_CONFIG = ('configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_'
+              'synthreid-128x64.py')
+TRANSREID_CONFIG = ('configs/transreid/transreid_vit-tiny-p16-s12_scratch_'
+                    '1xb32-8x4_40e_synthreid-128x64.py')
+TINY_SPEC = dict(
+    num_ids=8,
+    num_train_ids=4,
+    num_cameras=2,
+    cams_per_id=2,
+    imgs_per_cam=2,
+    num_distractors=2,
+    img_height=64,
+    img_width=32)
+IMG_SIZE = (64, 32)
+BATCH, K = 8, 2
+
+
+def train_pipeline(load: Optional[dict] = None) -> list:
+    """The SynthReID train pipeline at 64 x 32."""
+    h, w = IMG_SIZE
+    return [
+        load or dict(type='LoadReIDImage'),
+        dict(type='Resize', scale=(w, h), interpolation='bicubic'),
+        dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+        dict(type='RandomCrop', crop_size=(h, w), padding=2, pad_val=0),
+        dict(
+            type='RandomErasing',
+            erase_prob=0.5,
+            min_area_ratio=0.02,
+            max_area_ratio=1 / 3,
+            mode='rand',
+            fill_color=(127.5, 127.5, 127.5),
+            fill_std=(127.5, 127.5, 127.5)),
+        dict(type='PackReIDInputs'),
+    ]
+
+
+def eval_pipeline() -> list:
+    """The SynthReID test pipeline at 64 x 32."""
+    h, w = IMG_SIZE
+    return [
+        dict(type='LoadReIDImage'),
+        dict(type='Resize', scale=(w, h), interpolation='bicubic'),
+        dict(type='PackReIDInputs'),
+    ]
+
+
+def tiny_cfg(repo_root: str,
+             data_root: str,
+             work_dir: str,
+             max_epochs: int = 2,
+             algo: str = 'pha',
+             load: Optional[dict] = None,
+             seed: int = 0,
+             deterministic: bool = True,
+             val_interval: Optional[int] = None) -> Config:
+    """A runnable tiny config derived from the repository's tiny configs.
+
+    Args:
+        repo_root (str): Repository root.
+        data_root (str): A generated tiny SynthReID.
+        work_dir (str): Work directory of the run.
+        max_epochs (int): Epochs. Defaults to 2.
+        algo (str): ``'pha'`` or ``'transreid'``. Defaults to ``'pha'``.
+        load (dict, optional): Loading transform of the train pipeline.
+            Defaults to None (``LoadReIDImage``).
+        seed (int): Seed. Defaults to 0.
+        deterministic (bool): Deterministic algorithms. Defaults to True.
+        val_interval (int, optional): Validation interval in epochs.
+            Defaults to None (``max_epochs``).
+
+    Returns:
+        Config: The config; checkpoints every epoch, logs every iteration.
+    """
+    path = PHA_CONFIG if algo == 'pha' else TRANSREID_CONFIG
+    cfg = Config.fromfile(osp.join(repo_root, path))
+    dataset = dict(
+        type='SynthReID', data_root=data_root, spec=dict(TINY_SPEC))
+    train_set = dict(dataset, split='train', pipeline=train_pipeline(load))
+    test_sets = [
+        dict(dataset, split=split, pipeline=eval_pipeline())
+        for split in ('query', 'gallery')
+    ]
+    cfg.merge_from_dict(
+        dict(
+            model=dict(
+                backbone=dict(
+                    arch=dict(
+                        embed_dims=32,
+                        num_layers=2,
+                        num_heads=2,
+                        feedforward_channels=64),
+                    img_size=IMG_SIZE,
+                    patch_size=8,
+                    stride=6,
+                    camera_num=TINY_SPEC['num_cameras'],
+                    drop_path_rate=0.1),
+                head=dict(
+                    num_classes=TINY_SPEC['num_train_ids'], num_parts=2)),
+            work_dir=work_dir,
+            train_dataloader=dict(
+                batch_size=BATCH,
+                num_workers=0,
+                persistent_workers=False,
+                sampler=dict(batch_size=BATCH, num_instances=K),
+                dataset=train_set),
+            val_dataloader=dict(
+                batch_size=16,
+                num_workers=0,
+                persistent_workers=False,
+                dataset=dict(datasets=test_sets)),
+            train_cfg=dict(
+                max_epochs=max_epochs,
+                val_interval=val_interval or max_epochs),
+            default_hooks=dict(
+                logger=dict(interval=1),
+                checkpoint=dict(
+                    interval=1, max_keep_ckpts=-1, save_best=None)),
+            randomness=dict(seed=seed, deterministic=deterministic),
+            log_level='WARNING'))
+    # Lists are replaced, not merged.
+    cfg.param_scheduler = [
+        dict(
+            type='LinearLR',
+            start_factor=0.1,
+            by_epoch=True,
+            begin=0,
+            end=1,
+            convert_to_iter_based=True),
+        dict(
+            type='CosineAnnealingLR',
+            T_max=max_epochs,
+            eta_min_ratio=0.01,
+            by_epoch=True,
+            begin=0,
+            end=max_epochs,
+            convert_to_iter_based=True)
+    ]
+    cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
+    return cfg
+
+
+def read_json_log(work_dir: str) -> list:
+    """The records of the run's ``vis_data/scalars.json`` (one run only)."""
+    import glob
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                      'scalars.json')))
+    assert len(files) == 1, files
+    with open(files[0]) as f:
+        return [json.loads(line) for line in f if line.strip()]
