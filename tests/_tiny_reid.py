@@ -99,3 +99,23 @@ def tiny_files(tiny_data_root, tmp_path_factory, repo_root) -> dict:
         files[f'{name}_ckpt'] = save_checkpoint(model,
                                                 str(work / f'{name}.pth'))
     return files
+
+
+def run_tool(repo_root: str, rel_path: str, args, monkeypatch):
+    """Run a script's ``main()`` in this process with ``args`` as argv.
+
+    In-process runs skip the interpreter and import start-up of a
+    subprocess (several seconds each here).
+
+    Returns:
+        The return value of ``main()``.
+    """
+    import importlib.util
+    import sys
+    path = osp.join(repo_root, rel_path)
+    name = '_tool_' + rel_path.replace('/', '_').replace('.py', '')
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, 'argv', [path, *[str(a) for a in args]])
+    return module.main()

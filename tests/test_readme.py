@@ -23,8 +23,9 @@ def test_quick_start_has_exactly_two_commands(repo_root):
 
 def test_ci_runs_the_readme_test_command_verbatim(repo_root):
     test_command = _quick_start_commands(repo_root)[1].strip()
-    ci_lines = [line.strip() for line in _read(repo_root, '.ci', 'run')
-                .splitlines()]
+    ci_lines = [
+        line.strip() for line in _read(repo_root, '.ci', 'run').splitlines()
+    ]
     assert test_command in ci_lines, (test_command, ci_lines)
 
 

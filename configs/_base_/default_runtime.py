@@ -14,9 +14,11 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 
-# Stop at the first NaN/Inf loss term, before a checkpoint of bad weights.
-# Leaf configs that set custom_hooks replace this list: keep the guard in it.
-custom_hooks = [dict(type='NaNGuardHook')]
+# NaNGuardHook stops at the first NaN/Inf loss term, before a checkpoint of
+# bad weights; RNGStateHook checkpoints the random generators so that a
+# resumed run continues exactly. Leaf configs that set custom_hooks replace
+# this list: keep both in it.
+custom_hooks = [dict(type='NaNGuardHook'), dict(type='RNGStateHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -2,10 +2,13 @@
 
 Build with ``sphinx-build -W -b html docs/en docs/en/_build/html``.
 """
+import os
 import os.path as osp
+import re
 import sys
 
-ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+SRC = osp.abspath(osp.dirname(__file__))
+ROOT = osp.abspath(osp.join(SRC, '..', '..'))
 sys.path.insert(0, ROOT)
 
 
@@ -25,7 +28,6 @@ version = release
 extensions = [
     'myst_parser',
     'sphinx.ext.autodoc',
-    'sphinx.ext.autosummary',
     'sphinx.ext.napoleon',
     'sphinx.ext.viewcode',
 ]
@@ -48,7 +50,39 @@ autodoc_default_options = {
     'members': True,
     'show-inheritance': True,
 }
-autosummary_generate = False
 
 html_theme = 'alabaster'
 html_title = f'mmpha {release}'
+
+# Markdown links to repository files outside the documentation (configs,
+# READMEs, tools) work on a code host but are not pages of this site. They
+# become the link text followed by the repository path; a link whose target
+# does not exist is left alone so that Sphinx still reports it.
+_MD_LINK = re.compile(r'(?<!!)\[([^\]\n]+)\]\(([^)\s#]+)(#[^)\s]*)?\)')
+
+
+def _repository_links(app, docname: str, source: list) -> None:
+    doc_path = str(app.env.doc2path(docname))
+    if not doc_path.endswith('.md'):
+        return
+    doc_dir = osp.dirname(doc_path)
+
+    def replace(match: re.Match) -> str:
+        text, target = match.group(1), match.group(2)
+        if re.match(r'^[a-z][a-z0-9+.-]*:', target):
+            return match.group(0)
+        path = osp.normpath(osp.join(doc_dir, target))
+        inside_docs = path.startswith(SRC + os.sep)
+        inside_repo = path.startswith(ROOT + os.sep)
+        if inside_docs or not inside_repo or not osp.exists(path):
+            return match.group(0)
+        rel = osp.relpath(path, ROOT)
+        return f'`{rel}`' if text.strip('`') == rel else f'{text} (`{rel}`)'
+
+    source[0] = _MD_LINK.sub(replace, source[0])
+
+
+def setup(app) -> dict:
+    """Register the link rewriting."""
+    app.connect('source-read', _repository_links)
+    return {'parallel_read_safe': True}

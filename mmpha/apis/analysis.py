@@ -7,6 +7,7 @@ token width.
 """
 import copy
 import csv
+import inspect
 import os
 import os.path as osp
 import time
@@ -43,20 +44,16 @@ def build_frequency_neck(model: nn.Module, **overrides) -> nn.Module:
     """
     from mmpha.models.necks import PHANeck
     neck = getattr(model, 'neck', None)
+    args = {}
     if isinstance(neck, PHANeck):
-        args = dict(
-            hf_ratio=neck.hf_ratio,
-            keep_ratio=neck.keep_ratio,
-            quant_step=neck.quant_step,
-            alpha=neck.alpha,
-            quant_mode=neck.quant_mode,
-            wave=neck.wave,
-            J=neck.J,
-            dwt_mode=neck.dwt_mode,
-            ranking=neck.ranking,
-            use_lf_drop=neck.use_lf_drop)
-    else:
-        args = {}
+        # The neck keeps each constructor argument under its own name.
+        names = set(inspect.signature(PHANeck.__init__).parameters) - {
+            'self', 'patch_size', 'stride', 'init_cfg'
+        }
+        args = {
+            name: getattr(neck, name)
+            for name in names if hasattr(neck, name)
+        }
     args.update(overrides)
     neck = PHANeck(**args)
     backbone = model.backbone
@@ -201,16 +198,15 @@ def dataset_hf_lf_similarity(model: nn.Module,
     return torch.cat(sims)
 
 
-def frequency_similarity_curves(
-        config: Union[str, Config],
-        checkpoints: Sequence[Optional[str]],
-        labels: Optional[Sequence[str]] = None,
-        num_images: int = 64,
-        batch_size: int = 16,
-        device: str = 'cpu',
-        cfg_options: Optional[dict] = None,
-        neck_options: Optional[dict] = None,
-        progress: bool = True) -> Dict[str, Tensor]:
+def frequency_similarity_curves(config: Union[str, Config],
+                                checkpoints: Sequence[Optional[str]],
+                                labels: Optional[Sequence[str]] = None,
+                                num_images: int = 64,
+                                batch_size: int = 16,
+                                device: str = 'cpu',
+                                cfg_options: Optional[dict] = None,
+                                neck_options: Optional[dict] = None,
+                                progress: bool = True) -> Dict[str, Tensor]:
     """Per-layer HF/LF similarity of several checkpoints of one config.
 
     Every checkpoint is loaded into the same config (a PHA checkpoint loads
@@ -253,8 +249,8 @@ def frequency_similarity_curves(
         if dataset is None:
             dataset = build_query_dataset(model.cfg)
             neck = build_frequency_neck(model, **(neck_options or {}))
-        sims = dataset_hf_lf_similarity(model, dataset, num_images,
-                                        batch_size, neck, progress)
+        sims = dataset_hf_lf_similarity(model, dataset, num_images, batch_size,
+                                        neck, progress)
         curves[label] = sims.mean(dim=0)
     return curves
 
@@ -270,6 +266,7 @@ def default_labels(checkpoints: Sequence[Optional[str]]) -> List[str]:
         list[str]: One label per checkpoint; when file names repeat, the
         parent folder is prefixed (e.g. ``pha/epoch_120``).
     """
+
     def name(path: Optional[str], parents: int) -> str:
         if path is None:
             return 'random init'
@@ -397,10 +394,9 @@ def inference_parameters(model: nn.Module,
         for p in params:
             p.requires_grad_(True)
         with torch.enable_grad():
-            out = wrapper(torch.randn(batch_size, 3, *input_shape,
-                                      device=device))
-            grads = torch.autograd.grad(
-                out.sum(), params, allow_unused=True)
+            out = wrapper(
+                torch.randn(batch_size, 3, *input_shape, device=device))
+            grads = torch.autograd.grad(out.sum(), params, allow_unused=True)
     finally:
         for p, flag in zip(params, saved):
             p.requires_grad_(flag)

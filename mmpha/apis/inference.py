@@ -6,6 +6,7 @@ Symbols used in the shapes: ``M`` number of images, ``D`` feature width,
 import copy
 import logging
 import os.path as osp
+import sys
 from pathlib import Path
 from typing import (Callable, Iterator, List, Literal, Optional, Sequence,
                     Tuple, Union, get_args)
@@ -58,6 +59,7 @@ def init_model(config: Union[str, Path, Config],
 
     Raises:
         TypeError: If ``config`` is not a path or a :class:`Config`.
+        KeyError: If the config has no ``model``.
     """
     if isinstance(config, (str, Path)):
         config = Config.fromfile(str(config))
@@ -110,12 +112,11 @@ def _without_pretrained(cfg):
             if key == 'init_cfg':
                 entries = value if isinstance(value, list) else [value]
                 kept = [
-                    e for e in entries
-                    if not (isinstance(e, dict)
-                            and e.get('type') == 'Pretrained')
+                    e for e in entries if not (
+                        isinstance(e, dict) and e.get('type') == 'Pretrained')
                 ]
-                value = kept if isinstance(value, list) else (
-                    kept[0] if kept else None)
+                value = kept if isinstance(
+                    value, list) else (kept[0] if kept else None)
             out[key] = _without_pretrained(value)
         return out
     if isinstance(cfg, (list, tuple)):
@@ -188,8 +189,8 @@ def _sample_loader(model: BaseModel, images: ImageList,
             raise ValueError('cam_ids cannot be given with a dataset: its '
                              'samples carry their own camera ids')
         return len(images), images.__getitem__
-    if isinstance(images, (str, np.ndarray)) or not isinstance(
-            images, Sequence):
+    if isinstance(images,
+                  (str, np.ndarray)) or not isinstance(images, Sequence):
         raise TypeError('images must be a list of paths, a list of HxWx3 '
                         'uint8 arrays or a mmengine BaseDataset, got '
                         f'{type(images).__name__}')
@@ -210,8 +211,8 @@ def _sample_loader(model: BaseModel, images: ImageList,
         for i, img in enumerate(images):
             if (not isinstance(img, np.ndarray) or img.ndim != 3
                     or img.shape[2] != 3 or img.dtype != np.uint8):
-                desc = (f'{img.dtype} array of shape {img.shape}' if
-                        isinstance(img, np.ndarray) else type(img).__name__)
+                desc = (f'{img.dtype} array of shape {img.shape}'
+                        if isinstance(img, np.ndarray) else type(img).__name__)
                 raise TypeError(f'images[{i}] must be an HxWx3 uint8 BGR '
                                 f'array, got {desc}')
     else:
@@ -273,7 +274,9 @@ def iter_batches(model: BaseModel,
     bad = [i for i in order if not 0 <= i < num]
     if bad:
         raise ValueError(f'indices {bad} are out of range for {num} images')
-    bar = ProgressBar(len(order)) if progress else None
+    # sys.stdout is looked up now, not when mmengine was imported, so that
+    # redirected output (logs, tests) receives the bar.
+    bar = ProgressBar(len(order), file=sys.stdout) if progress else None
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         batch = pseudo_collate([load(i) for i in chunk])
@@ -355,9 +358,8 @@ def pairwise_distance(query_feats: Tensor,
             raise ValueError(f'{name} must be a 2-D tensor (N, D), got '
                              f'{type(feats).__name__} of shape {shape}')
     if query_feats.shape[1] != gallery_feats.shape[1]:
-        raise ValueError(
-            f'query and gallery feature widths differ: '
-            f'{query_feats.shape[1]} vs {gallery_feats.shape[1]}')
+        raise ValueError(f'query and gallery feature widths differ: '
+                         f'{query_feats.shape[1]} vs {gallery_feats.shape[1]}')
     q, g = query_feats.float(), gallery_feats.float()
     if normalize or metric == 'cosine':
         q, g = F.normalize(q, dim=1), F.normalize(g, dim=1)
@@ -398,8 +400,8 @@ def search(query_feats: Tensor,
     """
     if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
         raise ValueError(f'topk must be a positive int, got {topk!r}')
-    if exclude is not None and tuple(exclude.shape) != (
-            query_feats.shape[0], gallery_feats.shape[0]):
+    if exclude is not None and tuple(
+            exclude.shape) != (query_feats.shape[0], gallery_feats.shape[0]):
         raise ValueError(
             f'exclude must have shape (Q, G) = '
             f'{(query_feats.shape[0], gallery_feats.shape[0])}, got '

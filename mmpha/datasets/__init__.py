@@ -13,6 +13,5 @@ from .transforms import *  # noqa: F401,F403
 
 __all__ = [
     'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'Market1501', 'MSMT17',
-    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'PKSampler',
-    'PackReIDInputs'
+    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID'
 ]

@@ -97,6 +97,16 @@ def list_images(folder: str,
     return sorted(found)
 
 
+def check_split(split: str) -> None:
+    """Raise ``ValueError`` unless ``split`` is one of :data:`SPLITS`.
+
+    Args:
+        split (str): The split name to check.
+    """
+    if split not in SPLITS:
+        raise ValueError(f'split must be one of {SPLITS}, got {split!r}.')
+
+
 def _check_id_set(value: Sequence[int], name: str) -> Tuple[int, ...]:
     """Validate a sequence of integer ids."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
@@ -134,7 +144,7 @@ class BaseReIDDataset(BaseDataset):
       classifier; a model config states it explicitly anyway.
     - ``num_cameras`` (int): cameras of the dataset (a constant of the layout
       when known, else the largest camera index of the split + 1); the size
-      of the SIE camera table.
+      of the side-information camera embedding.
     - ``num_views`` (int): views, 1 when the dataset has none.
     - ``num_images`` (int): images in the split.
 
@@ -191,8 +201,7 @@ class BaseReIDDataset(BaseDataset):
                  num_cameras: Optional[int] = None,
                  view_base: int = 0,
                  num_views: Optional[int] = None) -> None:
-        if split not in SPLITS:
-            raise ValueError(f'split must be one of {SPLITS}, got {split!r}.')
+        check_split(split)
         if not isinstance(data_root, (str, os.PathLike)) or not str(data_root):
             raise TypeError('data_root must be a non-empty path, got '
                             f'{data_root!r}.')
@@ -205,9 +214,8 @@ class BaseReIDDataset(BaseDataset):
             raise ValueError(f'pid_range {pid_range} is empty.')
         for name, value in (('num_cameras', num_cameras), ('num_views',
                                                            num_views)):
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, int)
-                                      or value < 1):
+            if value is not None and (isinstance(value, bool) or
+                                      not isinstance(value, int) or value < 1):
                 raise ValueError(f'{name} must be a positive int or None, '
                                  f'got {value!r}.')
         for name, value in (('cam_base', cam_base), ('view_base', view_base)):
@@ -298,16 +306,16 @@ class BaseReIDDataset(BaseDataset):
             cam_id = rec.cam - self.cam_base
             if cam_id < 0 or (self.num_cameras is not None
                               and cam_id >= self.num_cameras):
-                upper = ('inf' if self.num_cameras is None else
-                         self.cam_base + self.num_cameras - 1)
+                upper = ('inf' if self.num_cameras is None else self.cam_base +
+                         self.num_cameras - 1)
                 raise ValueError(
                     f'{self.name}: camera {rec.cam} of {rec.source} is out '
                     f'of the valid range [{self.cam_base}, {upper}].')
             view_id = rec.view - self.view_base
             if view_id < 0 or (self.num_views is not None
                                and view_id >= self.num_views):
-                upper = ('inf' if self.num_views is None else
-                         self.view_base + self.num_views - 1)
+                upper = ('inf' if self.num_views is None else self.view_base +
+                         self.num_views - 1)
                 raise ValueError(
                     f'{self.name}: view {rec.view} of {rec.source} is out '
                     f'of the valid range [{self.view_base}, {upper}].')

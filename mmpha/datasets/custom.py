@@ -1,12 +1,12 @@
 """Datasets for custom data: list files, or folders with parsable names."""
 import os.path as osp
 import re
-from typing import (Callable, Dict, List, Mapping, Optional, Sequence,
-                    Tuple)
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mmpha.registry import DATASETS
 from .base_reid_dataset import (IMG_SUFFIXES, BaseReIDDataset, RawRecord,
-                                SplitType, check_dir, check_file, list_images)
+                                SplitType, check_dir, check_file, check_split,
+                                list_images)
 
 #: The folders of the Market-1501 layout, shared by several datasets.
 MARKET_SPLIT_DIRS: Dict[str, str] = dict(
@@ -103,8 +103,7 @@ class ReIDListDataset(BaseReIDDataset):
         """
         check_dir(self.data_root, self.layout(), 'dataset root')
         check_file(self.list_file, self.layout(), f'{self.split} list file')
-        return parse_list_file(self.list_file, self.img_dir,
-                               self.view_base)
+        return parse_list_file(self.list_file, self.img_dir, self.view_base)
 
 
 def parse_list_file(list_file: str,
@@ -225,6 +224,7 @@ class ReIDFolderDataset(BaseReIDDataset):
                  distractor_pids: Sequence[int] = (),
                  pid_range: Tuple[int, Optional[int]] = (0, None),
                  **kwargs) -> None:
+        check_split(split)
         if not isinstance(split_dirs, Mapping) or split not in split_dirs:
             raise ValueError(f'split_dirs must map "{split}" to a folder, got '
                              f'{split_dirs!r}.')
@@ -272,7 +272,7 @@ class ReIDFolderDataset(BaseReIDDataset):
             return self.LAYOUT
         dirs = ', '.join(f'{v}/ ({k})' for k, v in self.split_dirs.items())
         return (f'data_root/{{{dirs}}} with image files ({self.suffixes}) '
-                f'named to match {self.pattern!r}')
+                f'named to match "{self.pattern}"')
 
     @property
     def split_dir(self) -> str:
@@ -311,7 +311,7 @@ class ReIDFolderDataset(BaseReIDDataset):
         except ValueError:
             raise ValueError(
                 f'{self.name}: the file name "{name}" in {self.split_dir} '
-                f'does not match the expected pattern {self.pattern!r} '
+                f'does not match the expected pattern "{self.pattern}" '
                 '(integer person id and camera).') from None
         return pid, cam, view
 
@@ -324,8 +324,7 @@ class ReIDFolderDataset(BaseReIDDataset):
         check_dir(self.data_root, self.layout(), 'dataset root')
         check_dir(self.split_dir, self.layout(), f'{self.split} folder')
         records = []
-        for name in list_images(self.split_dir, self.suffixes,
-                                self.recursive):
+        for name in list_images(self.split_dir, self.suffixes, self.recursive):
             pid, cam, view = self.parse_name(name)
             records.append(
                 RawRecord(
@@ -336,4 +335,3 @@ class ReIDFolderDataset(BaseReIDDataset):
     def extra_repr(self) -> List[str]:
         """Return lines describing the split."""
         return super().extra_repr() + [f'folder: {self.split_dir}']
-

@@ -47,7 +47,7 @@ class MSMT17(BaseReIDDataset):
         ├── train/                  # V2: mask_train_v2/
         │   └── 0000/0000_000_01_0303morning_0015_0.jpg
         ├── test/                   # V2: mask_test_v2/
-        ├── list_train.txt          # "0000/0000_000_01_0303morning_0015_0.jpg 0"
+        ├── list_train.txt          # lines "relative/path pid"
         ├── list_val.txt
         ├── list_query.txt
         └── list_gallery.txt
@@ -137,8 +137,8 @@ class MSMT17(BaseReIDDataset):
         layout = self.layout()
         check_dir(self.data_root, layout, 'dataset root')
         dirs = MSMT17_DIRS[self.version]
-        img_dir = osp.join(self.data_root, dirs['train' if self.split ==
-                                                'train' else 'test'])
+        img_dir = osp.join(self.data_root,
+                           dirs['train' if self.split == 'train' else 'test'])
         if not osp.isdir(img_dir):
             other = 'v1' if self.version == 'v2' else 'v2'
             other_dir = osp.join(self.data_root, MSMT17_DIRS[other]['train'])

@@ -96,5 +96,6 @@ class SynthReID(ReIDFolderDataset):
     def extra_repr(self) -> List[str]:
         """Return lines describing the split."""
         return super().extra_repr() + [
-            f'seed: {self.seed}', f'meta: {osp.join(self.data_root, "meta.json")}'
+            f'seed: {self.seed}',
+            f'meta: {osp.join(self.data_root, "meta.json")}'
         ]

@@ -46,7 +46,8 @@ except ImportError:  # Windows: atomic renames alone protect the output.
 
 #: Bumped whenever the drawing changes, so a cached copy is not mistaken
 #: for the current one.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
+GENERATOR_NAME = 'mmpha.datasets.synthreid_generator'
 META_FILE = 'meta.json'
 SPLIT_DIRS = dict(
     train='bounding_box_train', query='query', gallery='bounding_box_test')
@@ -128,8 +129,8 @@ class SynthReIDSpec:
             (self.num_distractors >= 0, 'num_distractors >= 0'),
             (self.family_size >= 2, 'family_size >= 2'),
             (0 <= self.family_fraction <= 1, '0 <= family_fraction <= 1'),
-            (self.img_height >= 32 and self.img_width >= 16,
-             'img_height >= 32 and img_width >= 16'),
+            (self.img_height >= 32
+             and self.img_width >= 16, 'img_height >= 32 and img_width >= 16'),
             (1 <= self.jpeg_quality <= 100, '1 <= jpeg_quality <= 100'),
             # Each family draws distinct textures from a finite catalogue.
             (self.family_size <= 20, 'family_size <= 20'),
@@ -155,8 +156,9 @@ class SynthReIDSpec:
         per_id = self.cams_per_id * self.imgs_per_cam
         train = self.num_train_ids * per_id
         query = self.num_test_ids * self.cams_per_id
-        gallery = (self.num_test_ids * self.cams_per_id *
-                   (self.imgs_per_cam - 1) + self.num_distractors)
+        gallery = (
+            self.num_test_ids * self.cams_per_id * (self.imgs_per_cam - 1) +
+            self.num_distractors)
         return dict(
             train_images=train,
             query_images=query,
@@ -200,6 +202,11 @@ def _random_colour(rng: np.random.Generator) -> Tuple[float, ...]:
     return _hsv(rng.random(), rng.uniform(0.35, 0.95), rng.uniform(0.3, 0.95))
 
 
+def _muted_colour(rng: np.random.Generator) -> Tuple[float, ...]:
+    """Draw a background colour, duller than most clothes."""
+    return _hsv(rng.random(), rng.uniform(0.05, 0.35), rng.uniform(0.25, 0.75))
+
+
 def _contrast_colour(rng: np.random.Generator,
                      base: Sequence[float]) -> Tuple[float, ...]:
     """Draw a texture colour that stands out from ``base``."""
@@ -236,7 +243,7 @@ def _sample_look(rng: np.random.Generator) -> dict:
                 'shoulder')[rng.integers(5)]
     return dict(
         height=rng.uniform(0.78, 0.94),
-        shoulder=rng.uniform(0.3, 0.42),
+        shoulder=rng.uniform(0.4, 0.52),
         hip=rng.uniform(0.78, 0.95),
         leg=rng.uniform(0.44, 0.52),
         head=rng.uniform(0.115, 0.145),
@@ -289,8 +296,8 @@ def _sample_glyph(rng: np.random.Generator, taken: set) -> Optional[str]:
     return glyph
 
 
-def _sample_identities(rng: np.random.Generator, num: int,
-                       spec: SynthReIDSpec, first_family: int) -> List[dict]:
+def _sample_identities(rng: np.random.Generator, num: int, spec: SynthReIDSpec,
+                       first_family: int) -> List[dict]:
     """Draw ``num`` identities, families first."""
     num_families = int(round(num * spec.family_fraction / spec.family_size))
     num_families = min(num_families, num // spec.family_size)
@@ -314,7 +321,7 @@ def _sample_identities(rng: np.random.Generator, num: int,
 def _draw_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Draw the background scene of a camera, larger than one image."""
     sh, sw = h + h // 6, w * 2
-    top, floor = _random_colour(rng), _random_colour(rng)
+    top, floor = _muted_colour(rng), _muted_colour(rng)
     horizon = int(sh * rng.uniform(0.55, 0.75))
     ramp = np.linspace(0.85, 1.1, sh, dtype=np.float32)[:, None, None]
     scene = np.empty((sh, sw, 3), np.float32)
@@ -324,7 +331,7 @@ def _draw_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     # A textured wall (bricks or tiles): background high frequencies.
     x0, x1 = sorted(rng.integers(0, sw, 2))
     brick = int(rng.integers(6, 14))
-    mortar = np.array(_random_colour(rng), np.float32)
+    mortar = np.array(_muted_colour(rng), np.float32)
     for y in range(0, horizon, brick):
         offset = (y // brick) % 2 * brick
         cv2.line(scene, (int(x0), y), (int(x1), y), mortar.tolist(), 1)
@@ -333,14 +340,13 @@ def _draw_scene(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
                      mortar.tolist(), 1)
     for _ in range(rng.integers(2, 6)):  # windows, doors, signs
         x, y = int(rng.integers(0, sw)), int(rng.integers(0, horizon))
-        bw, bh = int(rng.integers(w // 8, w // 2)), int(
-            rng.integers(h // 12, h // 3))
-        cv2.rectangle(scene, (x, y), (x + bw, y + bh),
-                      _random_colour(rng), -1)
+        bw, bh = int(rng.integers(w // 8,
+                                  w // 2)), int(rng.integers(h // 12, h // 3))
+        cv2.rectangle(scene, (x, y), (x + bw, y + bh), _muted_colour(rng), -1)
     for _ in range(rng.integers(0, 3)):  # poles
         x = int(rng.integers(0, sw))
         cv2.rectangle(scene, (x, 0), (x + int(rng.integers(3, 8)), sh),
-                      _random_colour(rng), -1)
+                      _muted_colour(rng), -1)
     return np.clip(scene, 0, 1)
 
 
@@ -348,7 +354,7 @@ def _sample_camera(rng: np.random.Generator, spec: SynthReIDSpec) -> dict:
     """Draw the fixed nuisances of one camera."""
     low = rng.uniform(0.72, 0.9)
     return dict(
-        gains=rng.uniform(0.75, 1.25, 3).astype(np.float32),
+        gains=rng.uniform(0.82, 1.18, 3).astype(np.float32),
         brightness=float(rng.uniform(0.7, 1.15)),
         gamma=float(rng.uniform(0.8, 1.25)),
         blur=float(rng.uniform(0.2, 1.1)),
@@ -485,9 +491,9 @@ def _draw_person(person: Identity, rng: np.random.Generator, h: int,
         if front:
             for side in (-1, 1):
                 x = cx + side * sw * 0.55
-                cv2.line(lab, pt(x, shoulder_y), pt(x, shoulder_y + 0.45 *
-                                                   (hip_y - shoulder_y)),
-                         _BAG, max(2, arm_w // 3))
+                cv2.line(lab, pt(x, shoulder_y),
+                         pt(x, shoulder_y + 0.45 * (hip_y - shoulder_y)), _BAG,
+                         max(2, arm_w // 3))
         else:
             cv2.rectangle(lab, pt(cx - sw * 0.7, shoulder_y + 0.05 * body),
                           pt(cx + sw * 0.7, hip_y - 0.02 * body), _BAG, -1)
@@ -503,13 +509,13 @@ def _draw_person(person: Identity, rng: np.random.Generator, h: int,
     axes = pt(head_r * 0.85, head_r)
     cv2.ellipse(lab, head_c, axes, 0, 0, 360, _SKIN, -1)
     if look['hair_style'] == 'hat':
-        cv2.ellipse(lab, head_c, pt(head_r * 0.95, head_r * 1.05), 0, 180,
-                    360, _HAT, -1)
+        cv2.ellipse(lab, head_c, pt(head_r * 0.95, head_r * 1.05), 0, 180, 360,
+                    _HAT, -1)
         cv2.rectangle(lab, pt(cx - head_r * 1.2, top + head_r * 0.75),
                       pt(cx + head_r * 1.2, top + head_r * 0.95), _HAT, -1)
     elif front:
-        cv2.ellipse(lab, head_c, pt(head_r * 0.9, head_r * 1.05), 0, 180,
-                    360, _HAIR, -1)
+        cv2.ellipse(lab, head_c, pt(head_r * 0.9, head_r * 1.05), 0, 180, 360,
+                    _HAIR, -1)
     else:
         cv2.ellipse(lab, head_c, pt(head_r * 0.9, head_r * 1.05), 0, 0, 360,
                     _HAIR, -1)
@@ -559,8 +565,8 @@ def _occlude(img: np.ndarray, rng: np.random.Generator) -> None:
     if kind == 0:  # something in front of the legs: a car, a bench
         y0 = int(h * rng.uniform(0.6, 0.8))
         x0 = int(rng.integers(-w // 4, w // 4))
-        cv2.rectangle(img, (x0, y0), (x0 + int(w * rng.uniform(0.8, 1.3)),
-                                      h), colour, -1)
+        cv2.rectangle(img, (x0, y0), (x0 + int(w * rng.uniform(0.8, 1.3)), h),
+                      colour, -1)
         if rng.random() < 0.5:
             for y in range(y0, h, int(rng.integers(5, 12))):
                 cv2.line(img, (0, y), (w, y), _random_colour(rng), 1)
@@ -596,23 +602,22 @@ def render_image(person: Identity, camera: dict, spec: SynthReIDSpec,
     for _ in range(rng.integers(1, 4)):  # clutter
         c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         if rng.random() < 0.5:
-            cv2.circle(bg, c, int(rng.integers(3, w // 5)),
-                       _random_colour(rng), -1)
+            cv2.circle(bg, c, int(rng.integers(3, w // 5)), _muted_colour(rng),
+                       -1)
         else:
-            cv2.line(bg, c, (int(rng.integers(0, w)), int(rng.integers(
-                0, h))), _random_colour(rng), int(rng.integers(1, 4)))
+            cv2.line(bg, c, (int(rng.integers(0, w)), int(rng.integers(0, h))),
+                     _muted_colour(rng), int(rng.integers(1, 4)))
     if rng.random() < 0.35:  # a passer-by behind, cut by the border
         x = 0 if rng.random() < 0.5 else w
-        cv2.ellipse(bg, (x, int(h * 0.6)), (int(w * 0.2), int(h * 0.35)), 0,
-                    0, 360, _random_colour(rng), -1)
+        cv2.ellipse(bg, (x, int(h * 0.6)), (int(w * 0.2), int(h * 0.35)), 0, 0,
+                    360, _muted_colour(rng), -1)
 
     img, lab = _draw_person(person, rng, h, w)
     alpha = cv2.GaussianBlur((lab > 0).astype(np.float32), (0, 0), 0.6)
     s = rng.uniform(*camera['scale'])
     dx, dy = rng.normal(0, 0.04 * w), rng.normal(0, 0.02 * h)
     feet = 0.97 * h
-    mat = np.array([[s, 0, (1 - s) * w / 2 + dx], [0, s,
-                                                  (1 - s) * feet + dy]],
+    mat = np.array([[s, 0, (1 - s) * w / 2 + dx], [0, s, (1 - s) * feet + dy]],
                    np.float32)
     img = cv2.warpAffine(img, mat, (w, h), flags=cv2.INTER_LINEAR)
     alpha = cv2.warpAffine(alpha, mat, (w, h), flags=cv2.INTER_LINEAR)
@@ -649,8 +654,7 @@ def _plan(spec: SynthReIDSpec,
     rng = np.random.default_rng([seed, 0])
     train = _sample_identities(rng, spec.num_train_ids, spec, 0)
     num_train_families = len({p.family for p in train if p.family >= 0})
-    test = _sample_identities(rng, spec.num_test_ids, spec,
-                              num_train_families)
+    test = _sample_identities(rng, spec.num_test_ids, spec, num_train_families)
     pids = (rng.permutation(spec.num_ids) + 1).tolist()
     people = train + test
     for p in people:
@@ -663,8 +667,8 @@ def _plan(spec: SynthReIDSpec,
         is_train = idx < spec.num_train_ids
         for cam in person.cams:
             for k in range(spec.imgs_per_cam):
-                split = ('train' if is_train else
-                         'query' if k == 0 else 'gallery')
+                split = ('train'
+                         if is_train else 'query' if k == 0 else 'gallery')
                 name = f'{pid:04d}_c{cam + 1}s1_{k:06d}_00.jpg'
                 jobs.append((f'{SPLIT_DIRS[split]}/{name}', person, cam,
                              (seed, 1, pid, cam, k)))
@@ -674,8 +678,8 @@ def _plan(spec: SynthReIDSpec,
             _sample_glyph(rng, set()))
         cam = int(rng.integers(spec.num_cameras))
         name = f'0000_c{cam + 1}s1_{d:06d}_00.jpg'
-        jobs.append((f'{SPLIT_DIRS["gallery"]}/{name}', stranger, cam,
-                     (seed, 2, d)))
+        jobs.append(
+            (f'{SPLIT_DIRS["gallery"]}/{name}', stranger, cam, (seed, 2, d)))
     families: Dict[int, List[int]] = {}
     for pid, person in zip(pids, people):
         if person.family >= 0:
@@ -687,7 +691,7 @@ def _plan(spec: SynthReIDSpec,
     return jobs, info
 
 
-_WORKER_CAMERAS: Dict[int, dict] = {}
+_WORKER_CAMERAS: Dict[Tuple[int, SynthReIDSpec], Dict[int, dict]] = {}
 
 
 def _cameras(spec: SynthReIDSpec, seed: int) -> Dict[int, dict]:
@@ -701,10 +705,11 @@ def _cameras(spec: SynthReIDSpec, seed: int) -> Dict[int, dict]:
 def _write_job(job: tuple) -> None:
     """Render and write one image (top level, so that it pickles)."""
     out_dir, rel_path, person, cam, key, spec, seed = job
-    if seed not in _WORKER_CAMERAS:
+    # Cameras are drawn once per process and (seed, spec).
+    if (seed, spec) not in _WORKER_CAMERAS:
         _WORKER_CAMERAS.clear()
-        _WORKER_CAMERAS[seed] = _cameras(spec, seed)
-    camera = _WORKER_CAMERAS[seed][cam]
+        _WORKER_CAMERAS[(seed, spec)] = _cameras(spec, seed)
+    camera = _WORKER_CAMERAS[(seed, spec)][cam]
     img = render_image(person, camera, spec, np.random.default_rng(key))
     ok, buf = cv2.imencode('.jpg', img,
                            [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality])
@@ -759,7 +764,10 @@ def generate_synthreid(out_dir: str,
             for rel, person, cam, key in plan]
     if nproc > 1:
         track_parallel_progress(
-            _write_job, jobs, nproc, chunksize=16,
+            _write_job,
+            jobs,
+            nproc,
+            chunksize=16,
             file=_progress_file(progress))
     elif progress:
         for job in track_iter_progress(jobs):
@@ -768,7 +776,7 @@ def generate_synthreid(out_dir: str,
         for job in jobs:
             _write_job(job)
     meta = dict(
-        generator='mmpha.datasets.synthreid_generator',
+        generator=GENERATOR_NAME,
         version=GENERATOR_VERSION,
         seed=seed,
         spec=asdict(spec),
@@ -877,8 +885,10 @@ def ensure_synthreid(data_root: str,
     Generation goes into a temporary sibling folder that is renamed to
     ``data_root`` when complete, under a file lock: processes starting
     together (e.g. distributed ranks) generate it once, and an interrupted
-    run leaves no half-written ``data_root``. A ``data_root`` that exists
-    without ``meta.json`` is not touched: it is an error.
+    run leaves no half-written ``data_root``. A copy made by an older
+    version of the generator is replaced. A ``data_root`` that exists
+    without ``meta.json`` is not touched: it is an error; so is one made
+    with another seed or spec.
 
     Args:
         data_root (str): Where the dataset lives.
@@ -896,48 +906,65 @@ def ensure_synthreid(data_root: str,
     root = osp.abspath(str(data_root))
     meta_path = osp.join(root, META_FILE)
 
-    def existing() -> Optional[dict]:
+    def state() -> Tuple[str, Optional[dict]]:
+        """Return ``('ok', meta)``, ``('stale', None)`` or ``('missing',
+        None)``."""
         if osp.isfile(meta_path):
-            return check_synthreid(root, seed, spec)
+            with open(meta_path, encoding='utf-8') as f:
+                meta = json.load(f)
+            if (meta.get('generator') == GENERATOR_NAME
+                    and meta.get('version') != GENERATOR_VERSION):
+                return 'stale', None
+            return 'ok', check_synthreid(root, seed, spec)
         if osp.isdir(root) and os.listdir(root):
             raise FileExistsError(
                 f'"{root}" exists but has no {META_FILE}: it is not a '
                 'complete SynthReID dataset (an interrupted copy, or other '
                 'data). Delete it to regenerate SynthReID, or set another '
                 'data_root.')
-        return None
+        return 'missing', None
 
-    meta = existing()
-    if meta is not None:
+    status, meta = state()
+    if status == 'ok':
         return meta
     if not auto_generate:
+        what = ('was made by another version of the generator'
+                if status == 'stale' else 'does not exist')
         raise FileNotFoundError(
-            f'No SynthReID dataset at "{root}". Generate it with: python -m '
-            f'mmpha.datasets.synthreid_generator --out {data_root} --seed '
-            f'{seed}')
+            f'The SynthReID dataset at "{root}" {what}. Generate it with: '
+            f'python -m mmpha.datasets.synthreid_generator --out {data_root} '
+            f'--seed {seed}')
     parent = osp.dirname(root)
     os.makedirs(parent, exist_ok=True)
-    with _lock(osp.join(parent, f'.{osp.basename(root)}.lock')):
-        meta = existing()  # another process may have finished meanwhile
-        if meta is not None:
+    name = osp.basename(root)
+    with _lock(osp.join(parent, f'.{name}.lock')):
+        status, meta = state()  # another process may have finished
+        if status == 'ok':
             return meta
         print_log(
-            f'Generating SynthReID (seed {seed}) into {root} ...',
+            f'Generating SynthReID (seed {seed}) into {root}' +
+            (' to replace a copy made by an older generator'
+             if status == 'stale' else '') + ' ...',
             logger='current')
-        tmp = osp.join(parent,
-                       f'.{osp.basename(root)}.tmp-{uuid.uuid4().hex[:12]}')
+        tag = uuid.uuid4().hex[:12]
+        tmp = osp.join(parent, f'.{name}.tmp-{tag}')
+        old = osp.join(parent, f'.{name}.old-{tag}')
         try:
             generate_synthreid(tmp, seed, spec, nproc=nproc)
-            if osp.isdir(root):
-                os.rmdir(root)  # empty, checked by existing()
+            if status == 'stale':
+                # A cache this module wrote: safe to replace.
+                os.rename(root, old)
+            elif osp.isdir(root):
+                os.rmdir(root)  # empty, checked by state()
             os.rename(tmp, root)
         except OSError:
             if not osp.isfile(meta_path):
                 raise
             # Without a lock (no fcntl) another process won the rename.
         finally:
-            if osp.isdir(tmp):
-                shutil.rmtree(tmp, ignore_errors=True)
+            for path in (tmp, old):
+                if osp.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
     return check_synthreid(root, seed, spec)
 
 

@@ -1,17 +1,21 @@
 """Visualisation of ranked lists and frequency maps."""
+# Registers mmpretrain's visualizers (UniversalVisualizer) in the parent
+# registry, which mmpha's child registry does not import by itself.
+import mmpretrain.visualization  # noqa: F401
+
 from .frequency_visualizer import (DIFF_TITLE, PANEL_TITLES, PanelLayout,
                                    draw_frequency_panel, draw_patch_overlay,
                                    energy_to_heatmap, frequency_views,
                                    patch_mask, plot_layer_curves,
                                    tensor_to_bgr)
 from .rank_visualizer import (RankGridLayout, draw_rank_grid,
-                              draw_rank_grid_from_paths, draw_tile,
-                              load_image, placeholder, resize_to)
+                              draw_rank_grid_from_paths, draw_tile, load_image,
+                              placeholder, resize_to)
 
 __all__ = [
     'RankGridLayout', 'draw_rank_grid', 'draw_rank_grid_from_paths',
     'draw_tile', 'load_image', 'placeholder', 'resize_to', 'PanelLayout',
-    'PANEL_TITLES', 'DIFF_TITLE', 'draw_frequency_panel',
-    'draw_patch_overlay', 'energy_to_heatmap', 'frequency_views',
-    'patch_mask', 'plot_layer_curves', 'tensor_to_bgr'
+    'PANEL_TITLES', 'DIFF_TITLE', 'draw_frequency_panel', 'draw_patch_overlay',
+    'energy_to_heatmap', 'frequency_views', 'patch_mask', 'plot_layer_curves',
+    'tensor_to_bgr'
 ]

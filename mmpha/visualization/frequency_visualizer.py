@@ -54,8 +54,8 @@ def energy_to_heatmap(energy: np.ndarray,
     if energy.ndim != 2:
         raise ValueError(f'energy must be 2-D (h, w), got {energy.shape}')
     low, high = energy.min(), energy.max()
-    scaled = (energy - low) / (high - low) if high > low else np.zeros_like(
-        energy)
+    scaled = (energy - low) / (high -
+                               low) if high > low else np.zeros_like(energy)
     heat = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
     if size is not None:
         heat = cv2.resize(
@@ -271,8 +271,12 @@ def plot_layer_curves(curves: Dict[str, Sequence[float]],
     layers = np.arange(1, num_layers + 1)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * num_layers + 2), 3.5))
     for label, values in curves.items():
-        ax.plot(layers, np.asarray(values, dtype=float), marker='o', ms=3,
-                label=label)
+        ax.plot(
+            layers,
+            np.asarray(values, dtype=float),
+            marker='o',
+            ms=3,
+            label=label)
     ax.set_xlabel('transformer layer')
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -283,4 +287,3 @@ def plot_layer_curves(curves: Dict[str, Sequence[float]],
     mkdir_or_exist(osp.dirname(osp.abspath(out_file)))
     fig.savefig(out_file, dpi=120)
     plt.close(fig)
-

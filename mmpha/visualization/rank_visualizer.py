@@ -201,7 +201,8 @@ def draw_tile(img: np.ndarray, color: Color, lines: Sequence[str],
     tile = np.full((th, tw, 3), 255, dtype=np.uint8)
     tile[:h + 2 * b, :, :] = color
     tile[b:b + h, b:b + w] = resize_to(img, (h, w))
-    put_lines(tile, list(lines)[:layout.text_lines], (1, h + 2 * b),
+    put_lines(tile,
+              list(lines)[:layout.text_lines], (1, h + 2 * b),
               layout.line_height)
     return tile
 
@@ -266,8 +267,9 @@ def draw_rank_grid(query_imgs: Sequence[np.ndarray],
         canvas[y:y + th, x:x + tw] = draw_tile(query_imgs[r], QUERY_COLOR,
                                                caption, layout)
         for j in range(topk):
-            x = (layout.margin + (j + 1) * (tw + layout.spacing) +
-                 layout.separator)
+            x = (
+                layout.margin + (j + 1) * (tw + layout.spacing) +
+                layout.separator)
             lines = [f'#{j + 1} d={dists[r, j]:.3f}']
             if gallery_captions:
                 lines += list(gallery_captions[r][j])
@@ -280,16 +282,15 @@ def draw_rank_grid(query_imgs: Sequence[np.ndarray],
     return canvas
 
 
-def draw_rank_grid_from_paths(query_paths: Sequence[str],
-                              gallery_paths: Sequence[Sequence[str]],
-                              dists: np.ndarray,
-                              matches: Optional[np.ndarray],
-                              query_captions: Optional[Sequence[
-                                  Sequence[str]]] = None,
-                              gallery_captions: Optional[Sequence[Sequence[
-                                  Sequence[str]]]] = None,
-                              layout: Optional[RankGridLayout] = None
-                              ) -> Tuple[np.ndarray, List[str]]:
+def draw_rank_grid_from_paths(
+        query_paths: Sequence[str],
+        gallery_paths: Sequence[Sequence[str]],
+        dists: np.ndarray,
+        matches: Optional[np.ndarray],
+        query_captions: Optional[Sequence[Sequence[str]]] = None,
+        gallery_captions: Optional[Sequence[Sequence[Sequence[str]]]] = None,
+        layout: Optional[RankGridLayout] = None
+) -> Tuple[np.ndarray, List[str]]:
     """:func:`draw_rank_grid` reading the images from files.
 
     A file that is missing or unreadable is drawn as a grey placeholder and
@@ -324,7 +325,7 @@ def draw_rank_grid_from_paths(query_paths: Sequence[str],
         return cache[path]
 
     grid = draw_rank_grid([read(p) for p in query_paths],
-                          [[read(p) for p in row] for row in gallery_paths],
-                          dists, matches, query_captions, gallery_captions,
-                          layout)
+                          [[read(p) for p in row]
+                           for row in gallery_paths], dists, matches,
+                          query_captions, gallery_captions, layout)
     return grid, missing

@@ -36,8 +36,7 @@ def test_init_model_loads_checkpoint(tiny_files, model):
 
 def test_init_model_accepts_config_and_options(tiny_files):
     cfg = Config.fromfile(tiny_files['transreid_cfg'])
-    model = init_model(
-        cfg, cfg_options={'model.backbone.arch.embed_dims': 16})
+    model = init_model(cfg, cfg_options={'model.backbone.arch.embed_dims': 16})
     assert model.backbone.embed_dims == 16
     # The caller's config is not modified.
     assert cfg.model.backbone.arch.embed_dims == 32
@@ -46,13 +45,13 @@ def test_init_model_accepts_config_and_options(tiny_files):
 
 
 def test_init_model_without_checkpoint_drops_pretrained(tiny_files):
-    model = init_model(
-        tiny_files['transreid_cfg'],
-        cfg_options={
-            'model.backbone.init_cfg':
-            dict(type='Pretrained', checkpoint='missing_weights.pth')
-        })
-    assert model.backbone.init_cfg is None
+    cfg = Config.fromfile(tiny_files['transreid_cfg'])
+    kept = dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0)
+    cfg.model.backbone.init_cfg = [
+        kept, dict(type='Pretrained', checkpoint='missing_weights.pth')
+    ]
+    model = init_model(cfg)
+    assert model.backbone.init_cfg == [kept]
     # init_weights ran: SIE embeddings are no longer all zero.
     assert model.backbone.sie_embed.abs().sum() > 0
 
@@ -68,8 +67,7 @@ def test_features_from_paths_arrays_and_dataset_agree(model, query_paths):
         model, paths, batch_size=5, cam_ids=cams, progress=False)
     torch.testing.assert_close(from_paths, from_ds)
     arrays = [mmcv.imread(p) for p in paths]
-    from_arrays = extract_features(
-        model, arrays, cam_ids=cams, progress=False)
+    from_arrays = extract_features(model, arrays, cam_ids=cams, progress=False)
     torch.testing.assert_close(from_arrays, from_ds, atol=1e-5, rtol=0)
 
 
@@ -77,7 +75,8 @@ def test_features_match_the_predict_path(model, query_paths):
     feats = extract_features(model, query_paths[:2], progress=False)
     pipeline = build_test_pipeline(model.cfg)
     packed = [
-        pipeline(dict(img_path=p, gt_label=0, cam_id=0)) for p in query_paths[:2]
+        pipeline(dict(img_path=p, gt_label=0, cam_id=0))
+        for p in query_paths[:2]
     ]
     data = model.data_preprocessor(
         dict(
@@ -98,8 +97,8 @@ def test_cam_ids_and_flip_change_features(model, query_paths):
     mirrored = extract_features(
         model, [mmcv.imread(p)[:, ::-1].copy() for p in query_paths[:2]],
         progress=False)
-    torch.testing.assert_close(flipped, (base + mirrored) / 2, atol=1e-5,
-                               rtol=0)
+    torch.testing.assert_close(
+        flipped, (base + mirrored) / 2, atol=1e-5, rtol=0)
 
 
 def test_extract_features_progress_bar(model, query_paths, capsys):

@@ -16,8 +16,8 @@ def test_search_euclidean_hand_made():
 def test_search_cosine_ignores_norm():
     query = torch.tensor([[1., 0.]])
     # Directions at 90, 10, 45 and 180 degrees, with very different norms.
-    gallery = torch.tensor([[0., 5.], [10 * 0.98481, 10 * 0.17365],
-                            [0.1, 0.1], [-3., 0.]])
+    gallery = torch.tensor([[0., 5.], [10 * 0.98481, 10 * 0.17365], [0.1, 0.1],
+                            [-3., 0.]])
     dists, idx = search(query, gallery, topk=4, metric='cosine')
     assert idx.tolist() == [[1, 2, 0, 3]]
     torch.testing.assert_close(dists[0, [2, 3]], torch.tensor([1.0, 2.0]))

@@ -99,8 +99,7 @@ def test_predict_matches_cpu():
         cpu_feats = cpu_model(
             cpu_data['inputs'], cpu_data['data_samples'], mode='tensor')
     assert feats.shape == (8, model.feat_dim)
-    torch.testing.assert_close(
-        feats.cpu(), cpu_feats, rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(feats.cpu(), cpu_feats, rtol=1e-3, atol=1e-4)
 
 
 def test_pha_neck_matches_cpu():

@@ -21,11 +21,11 @@ def test_rank_grid_size_and_border_colours():
         separator=5,
         margin=4)
     rows, k = 2, 3
-    grid = draw_rank_grid([_solid(50)] * rows, [[_solid(200)] * k] * rows,
-                          dists=np.zeros((rows, k)),
-                          matches=np.array([[True, False, True],
-                                            [False, False, True]]),
-                          layout=layout)
+    grid = draw_rank_grid(
+        [_solid(50)] * rows, [[_solid(200)] * k] * rows,
+        dists=np.zeros((rows, k)),
+        matches=np.array([[True, False, True], [False, False, True]]),
+        layout=layout)
     tile_h, tile_w = 24 + 2 * 3 + 2 * 10, 12 + 2 * 3
     expected = (2 * 4 + rows * tile_h + (rows - 1) * 2,
                 2 * 4 + (k + 1) * tile_w + k * 2 + 5)
@@ -58,8 +58,9 @@ def test_missing_file_gives_placeholder(tmp_path):
     assert not ok
     assert img.shape == (16, 8, 3)
     assert img[0, 4, 0] == PLACEHOLDER_GREY
-    grid, missing = draw_rank_grid_from_paths(
-        [str(tmp_path / 'q.jpg')], [[str(tmp_path / 'g.jpg')]],
-        np.ones((1, 1)), np.ones((1, 1), dtype=bool))
+    grid, missing = draw_rank_grid_from_paths([str(tmp_path / 'q.jpg')],
+                                              [[str(tmp_path / 'g.jpg')]],
+                                              np.ones((1, 1)),
+                                              np.ones((1, 1), dtype=bool))
     assert missing == [str(tmp_path / 'q.jpg'), str(tmp_path / 'g.jpg')]
     assert grid.shape[:2] == RankGridLayout().canvas_size(1, 1)

@@ -55,8 +55,8 @@ def main() -> None:
     device_type = torch.device(args.device).type
     dtype = torch.float16 if device_type == 'cuda' else torch.bfloat16
     with torch.autocast(device_type, dtype=dtype, enabled=args.amp):
-        result = benchmark_inference(model, shape, args.batch_size,
-                                     args.iters, args.warmup)
+        result = benchmark_inference(model, shape, args.batch_size, args.iters,
+                                     args.warmup)
     print(f'config: {args.config}')
     print(f'device: {args.device}, input: 3x{shape[0]}x{shape[1]}, batch: '
           f'{args.batch_size}, amp: {args.amp}')

@@ -9,7 +9,9 @@ memory (CUDA max allocated, or peak RSS on CPU) and the split of a step into
 frequency work (PHA's neck), backbone (patch embedding + first L - 1 blocks,
 forward and backward), heads and losses, and the optimiser. The last two
 lines are ``frequency share: <pct>%`` (of B's step) and
-``ratio B/A: <number>``.
+``ratio B/A: <number>``. On a machine shared with other work,
+``--interleave`` alternates the steps of A and B in one process so that both
+see the same load (no peak memory then).
 
 Examples:
     python tools/analysis_tools/benchmark_train.py \\
@@ -32,7 +34,8 @@ from mmengine.config import Config, DictAction
 
 import mmpha  # noqa: F401,I001
 from mmpha.utils import register_all_modules
-from mmpha.utils.benchmark import benchmark_train_step, stage_breakdown
+from mmpha.utils.benchmark import (benchmark_train_pair, benchmark_train_step,
+                                   stage_breakdown)
 
 
 def parse_args(argv: List[str] = None) -> argparse.Namespace:
@@ -91,6 +94,12 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
         action='store_true',
         help='run both configs in this process (the peak RSS of B then '
         'includes A\'s)')
+    parser.add_argument(
+        '--interleave',
+        action='store_true',
+        help='alternate the steps of A and B in this process, so that both '
+        'see the same load on a shared machine (a fairer ratio there); no '
+        'peak memory is reported')
     # Internal: run one config and write its figures to a file.
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--result-file', help=argparse.SUPPRESS)
@@ -105,14 +114,15 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
     return args
 
 
-def run_one(config: str, args: argparse.Namespace) -> Dict[str, Any]:
-    """Benchmark one config in this process."""
-    register_all_modules(init_default_scope=True)
+def _load(config: str, args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    return benchmark_train_step(
-        cfg,
+    return cfg
+
+
+def _settings(args: argparse.Namespace) -> Dict[str, Any]:
+    return dict(
         batch_size=args.batch_size,
         num_instances=args.num_instances,
         iters=args.iters,
@@ -124,15 +134,29 @@ def run_one(config: str, args: argparse.Namespace) -> Dict[str, Any]:
         seed=args.seed)
 
 
+def run_one(config: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """Benchmark one config in this process."""
+    register_all_modules(init_default_scope=True)
+    return benchmark_train_step(_load(config, args), **_settings(args))
+
+
+def run_interleaved(args: argparse.Namespace) -> Dict[str, Dict[str, Any]]:
+    """Benchmark both configs in this process, alternating their steps."""
+    register_all_modules(init_default_scope=True)
+    res_a, res_b = benchmark_train_pair(
+        _load(args.config_a, args), _load(args.config_b, args),
+        **_settings(args))
+    return dict(A=res_a, B=res_b)
+
+
 def run_child(config: str, args: argparse.Namespace) -> Dict[str, Any]:
     """Benchmark one config in a child process and return its figures."""
     with tempfile.TemporaryDirectory() as tmp:
         result_file = osp.join(tmp, 'result.json')
         # The child gets the same command line, so every option (the
         # --cfg-options above all) reaches it exactly as typed.
-        cmd = [sys.executable, osp.abspath(__file__)] + list(args.argv) + [
-            '--worker', config, '--result-file', result_file
-        ]
+        cmd = [sys.executable, osp.abspath(__file__)] + list(
+            args.argv) + ['--worker', config, '--result-file', result_file]
         proc = subprocess.run(cmd, stdout=sys.stderr)
         if proc.returncode != 0:
             raise SystemExit(f'benchmarking {config} failed (exit code '
@@ -154,7 +178,10 @@ def report(name: str, result: Dict[str, Any]) -> None:
     print(f'  step: median {result["median_ms"]:.1f} ms over {len(step)} '
           f'steps after {result["warmup"]} warm-up (min {min(step):.1f}, '
           f'max {max(step):.1f})')
-    if result['memory_kind'] == 'peak RSS':
+    if result['memory_kind'] == 'not measured':
+        print('  peak memory: not measured (both models in one process; run '
+              'without --interleave)')
+    elif result['memory_kind'] == 'peak RSS':
         print(f'  peak memory: {result["peak_mib"]:.0f} MiB peak RSS '
               f'(process at {result["rss_before_build_mib"]:.0f} MiB before '
               'building the model)')
@@ -190,7 +217,12 @@ def main(argv: List[str] = None) -> None:
             json.dump(result, f)
         return
     results = {}
+    if args.interleave:
+        print('benchmarking A and B, alternating steps', file=sys.stderr)
+        results = run_interleaved(args)
     for name, config in (('A', args.config_a), ('B', args.config_b)):
+        if args.interleave:
+            break
         print(f'benchmarking {name}: {config}', file=sys.stderr, flush=True)
         if args.in_process:
             results[name] = run_one(config, args)
@@ -213,8 +245,9 @@ def main(argv: List[str] = None) -> None:
                     breakdown_B=stage_breakdown(results['B'])),
                 f,
                 indent=2)
-    print(f'peak memory B/A: '
-          f'{results["B"]["peak_mib"] / results["A"]["peak_mib"]:.3f}')
+    if not args.interleave:
+        print(f'peak memory B/A: '
+              f'{results["B"]["peak_mib"] / results["A"]["peak_mib"]:.3f}')
     print(f'frequency share: {share:.2f}%')
     print(f'ratio B/A: {ratio:.3f}')
 

@@ -29,8 +29,9 @@ def parse_args() -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
         description='HF vs LF patch-group similarity per transformer layer')
-    parser.add_argument('config', help='config file (the test set is read '
-                        'from it)')
+    parser.add_argument(
+        'config', help='config file (the test set is read '
+        'from it)')
     parser.add_argument(
         'checkpoints', nargs='+', help='one or more checkpoints')
     parser.add_argument(

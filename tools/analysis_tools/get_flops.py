@@ -53,9 +53,10 @@ def main() -> None:
 
     header = ('config', 'input', 'FLOPs', 'MACs', 'params (inference)',
               'params (all)')
-    table = [header] + [(name, f'3x{s[0]}x{s[1]}', i['flops_str'],
-                         i['macs_str'], i['inference_params_str'],
-                         i['total_params_str']) for name, s, i in rows]
+    table = [header
+             ] + [(name, f'3x{s[0]}x{s[1]}', i['flops_str'], i['macs_str'],
+                   i['inference_params_str'], i['total_params_str'])
+                  for name, s, i in rows]
     widths = [max(len(r[c]) for r in table) for c in range(len(header))]
     for row in table:
         print('  '.join(cell.ljust(w) for cell, w in zip(row, widths)))

@@ -60,10 +60,10 @@ def main() -> None:
     model = init_model(args.config, None, 'cpu', args.cfg_options)
     overrides = {
         key: value
-        for key, value in (('keep_ratio', args.keep_ratio),
-                           ('hf_ratio', args.hf_ratio),
-                           ('quant_step', args.quant_step),
-                           ('quant_mode', args.quant_mode))
+        for key, value in (('keep_ratio', args.keep_ratio), ('hf_ratio',
+                                                             args.hf_ratio),
+                           ('quant_step', args.quant_step), ('quant_mode',
+                                                             args.quant_mode))
         if value is not None
     }
     neck = build_frequency_neck(model, **overrides)

@@ -52,9 +52,7 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(
-        type='PKSampler',
-        batch_size=batch_size,
-        num_instances=num_instances),
+        type='PKSampler', batch_size=batch_size, num_instances=num_instances),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -12,7 +12,7 @@ from mmpha.registry import DATA_SAMPLERS
 
 def _read_labels(dataset: Sized) -> np.ndarray:
     """Return the identity label of every sample of ``dataset``."""
-    if hasattr(dataset, 'get_gt_labels'):
+    if callable(getattr(dataset, 'get_gt_labels', None)):
         labels = np.asarray(dataset.get_gt_labels())
     elif hasattr(dataset, 'get_data_info'):
         labels = np.array([
@@ -128,8 +128,9 @@ class PKSampler(Sampler):
         global_batch = batch_size * world_size
         num_samples = len(labels)
         steps = (
-            math.ceil(num_samples / global_batch)
-            if round_up else num_samples // global_batch)
+            math.ceil(num_samples /
+                      global_batch) if round_up else num_samples //
+            global_batch)
         self.num_steps = max(1, steps)
 
     def _new_round(self, rng: np.random.Generator) -> List[Tuple[int, ...]]:
@@ -174,10 +175,9 @@ class PKSampler(Sampler):
             # Deferred groups go back to the head: they are used first next
             # step, which keeps every identity's share close to its groups.
             queue.extendleft(reversed(waiting))
-            steps.append([
-                [i for g in chosen[r * p:(r + 1) * p] for i in g[1:]]
-                for r in range(world)
-            ])
+            steps.append(
+                [[i for g in chosen[r * p:(r + 1) * p] for i in g[1:]]
+                 for r in range(world)])
         return steps
 
     def __iter__(self) -> Iterator[int]:

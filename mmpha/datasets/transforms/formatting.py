@@ -36,8 +36,8 @@ class PackReIDInputs(BaseTransform):
                          'flip')
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
-        if isinstance(meta_keys, str) or not all(
-                isinstance(k, str) for k in meta_keys):
+        if isinstance(meta_keys,
+                      str) or not all(isinstance(k, str) for k in meta_keys):
             raise TypeError('meta_keys must be a sequence of str, got '
                             f'{meta_keys!r}.')
         self.meta_keys = tuple(meta_keys)
@@ -52,7 +52,9 @@ class PackReIDInputs(BaseTransform):
             dict: ``dict(inputs=Tensor (C, H, W), data_samples=
             ReIDDataSample)``.
         """
-        missing = [k for k in ('img', 'gt_label', 'cam_id') if k not in results]
+        missing = [
+            k for k in ('img', 'gt_label', 'cam_id') if k not in results
+        ]
         if missing:
             raise KeyError(f'PackReIDInputs needs the keys {missing} in the '
                            f'results of {results.get("img_path", "a sample")}'

@@ -1,3 +1,4 @@
 from .nan_guard_hook import NaNGuardHook
+from .rng_state_hook import RNGStateHook
 
-__all__ = ['NaNGuardHook']
+__all__ = ['NaNGuardHook', 'RNGStateHook']

@@ -43,8 +43,8 @@ class NaNGuardHook(Hook):
 
     def __init__(self, keys: Optional[Sequence[str]] = None) -> None:
         if keys is not None:
-            if isinstance(keys, str) or not all(
-                    isinstance(k, str) for k in keys):
+            if isinstance(keys,
+                          str) or not all(isinstance(k, str) for k in keys):
                 raise TypeError(
                     f'keys must be a sequence of str or None, got {keys!r}')
             if len(keys) == 0:
@@ -120,8 +120,8 @@ class NaNGuardHook(Hook):
         terms = [item for item in bad if item[0] != 'loss'] or bad
         described = ', '.join(f'"{name}" = {value}' for name, value in terms)
         ckpt = self.last_checkpoint(runner)
-        where = (f'the last checkpoint is {ckpt}' if ckpt else
-                 'no checkpoint has been saved yet')
+        where = (f'the last checkpoint is {ckpt}'
+                 if ckpt else 'no checkpoint has been saved yet')
         raise RuntimeError(
             f'non-finite loss {described} at epoch {runner.epoch + 1}, '
             f'iteration {batch_idx + 1} of the epoch (global iteration '

@@ -4,14 +4,15 @@ The protocol is the standard (Market-1501) one: for every query, the gallery
 images that show the same person *under the same camera* are removed before
 ranking, because finding them is trivial; queries left without any positive
 are skipped. mINP follows Ye et al., "Deep Learning for Person
-Re-identification: A Survey and Outlook" (TPAMI 2021), Section 4.2.
+Re-identification: A Survey and Outlook" (TPAMI 2021).
 """
 import logging
 from numbers import Integral
-from typing import Dict, Iterable, List, Literal, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
@@ -53,8 +54,7 @@ def _to_ids(value: ArrayLike, name: str, length: int,
     an int64 tensor."""
     ids = _to_tensor(value, name, device)
     if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
-        raise TypeError(
-            f'{name} must hold integers, got dtype {ids.dtype}.')
+        raise TypeError(f'{name} must hold integers, got dtype {ids.dtype}.')
     if ids.dim() != 1 or ids.numel() != length:
         raise ValueError(f'{name} must have shape ({length},) to match '
                          f'distmat, got {tuple(ids.shape)}.')
@@ -145,8 +145,9 @@ class _RankAccumulator:
         # Each step rounds monotonically, so a smaller bin means a strictly
         # smaller distance.
         scaled = torch.sub(
-            dist, lo[:, None], out=self._buffer('scaled', dist.shape,
-                                                dist.dtype))
+            dist,
+            lo[:, None],
+            out=self._buffer('scaled', dist.shape, dist.dtype))
         scaled.mul_(scale[:, None]).clamp_(0, self.num_bins - 1)
         bins = self._buffer('bins', dist.shape, torch.int32).copy_(scaled)
         offsets = torch.arange(
@@ -172,9 +173,9 @@ class _RankAccumulator:
         flat_bins = bins.view(-1)
         hist = torch.bincount(
             flat_bins, minlength=num_rows * self.num_bins).view(num_rows, -1)
-        below = hist.cumsum(1) - hist
         cand_bins = bins.gather(1, cand).long()
-        ranks = below.view(-1)[cand_bins]
+        # Images in the bins below the candidate's: all strictly closer.
+        ranks = (hist.cumsum(1).view(-1)[cand_bins] - hist.view(-1)[cand_bins])
 
         # The valid candidates sorted by bin, so that the candidates of a
         # bin form one slice.
@@ -233,6 +234,15 @@ class _RankAccumulator:
             q_pids (Tensor): ``(C, )`` int64 query person ids.
             q_camids (Tensor): ``(C, )`` int64 query camera ids.
         """
+        # Bounds the work buffers whatever the caller's chunk size.
+        step = max(1, _CHUNK_ELEMENTS // self.num_gallery)
+        for start in range(0, dist.shape[0], step):
+            self._update_rows(dist[start:start + step],
+                              q_pids[start:start + step],
+                              q_camids[start:start + step])
+
+    def _update_rows(self, dist: Tensor, q_pids: Tensor,
+                     q_camids: Tensor) -> None:
         dist = dist.contiguous()
         self.num_queries += q_pids.numel()
         lo = torch.searchsorted(self.sorted_pids, q_pids, right=False)
@@ -243,8 +253,8 @@ class _RankAccumulator:
             return
         slot = torch.arange(width, device=self.device)
         valid = slot[None] < num_cand[:, None]
-        pos_in_sorted = (lo[:, None] + slot[None]).clamp(
-            max=self.num_gallery - 1)
+        pos_in_sorted = (lo[:, None] + slot[None]).clamp(max=self.num_gallery -
+                                                         1)
         cand = self.pid_order[pos_in_sorted]
 
         ranks = self._stable_ranks(dist, cand, valid)
@@ -355,19 +365,21 @@ class ReIDMetric(BaseMetric):
             gives ``'val/mAP'``. Defaults to None (no prefix).
 
     Examples:
-        >>> import torch
+        In a config (one dataloader over query then gallery):
+
+        >>> val_evaluator = dict(type='ReIDMetric', metric=('mAP', 'CMC'),
+        ...                      ranks=(1, 5, 10), rerank=False)
+
+        Without an Evaluator: one query (id 1, camera 0); the gallery holds
+        id 1 under camera 1, id 2, and id 1 under camera 0 (removed).
+
+        >>> import numpy as np
         >>> from mmpha.evaluation import ReIDMetric
-        >>> metric = ReIDMetric(ranks=(1, ))
-        >>> samples = [
-        ...     dict(pred_feature=torch.tensor([1., 0.]), gt_label=1,
-        ...          cam_id=0, is_query=True),
-        ...     dict(pred_feature=torch.tensor([0., 1.]), gt_label=2,
-        ...          cam_id=1, is_query=False),
-        ...     dict(pred_feature=torch.tensor([1., .1]), gt_label=1,
-        ...          cam_id=1, is_query=False)]
-        >>> metric.process(None, samples)
-        >>> {k: round(v, 2) for k, v in metric.evaluate(3).items()}
-        {'mAP': 100.0, 'mINP': 100.0, 'R1': 100.0}
+        >>> out = ReIDMetric.calculate(
+        ...     np.array([[0.3, 0.1, 0.2]]), q_pids=[1], g_pids=[1, 2, 1],
+        ...     q_camids=[0], g_camids=[1, 1, 0], max_rank=3)
+        >>> out['mAP'], out['mINP'], out['CMC'].tolist()
+        (0.5, 0.5, [0.0, 1.0, 1.0])
     """
 
     # An empty prefix keeps the keys bare ('mAP', 'R1', ...) without
@@ -438,8 +450,9 @@ class ReIDMetric(BaseMetric):
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
             missing = [
-                key for key in ('pred_feature', 'gt_label', 'cam_id',
-                                'is_query') if key not in sample
+                key
+                for key in ('pred_feature', 'gt_label', 'cam_id', 'is_query')
+                if key not in sample
             ]
             if missing:
                 raise KeyError(f'ReIDMetric needs pred_feature, gt_label, '
@@ -471,9 +484,7 @@ class ReIDMetric(BaseMetric):
             ValueError: If there are no query or no gallery images, the
                 feature widths differ, or no query has a valid match.
         """
-        is_query = torch.tensor([r['is_query'] for r in results],
-                                dtype=torch.bool)
-        num_query = int(is_query.sum())
+        num_query = sum(1 for r in results if r['is_query'])
         num_gallery = len(results) - num_query
         if num_query == 0 or num_gallery == 0:
             raise ValueError(
@@ -484,14 +495,20 @@ class ReIDMetric(BaseMetric):
         if len(widths) != 1:
             raise ValueError(f'All features must have the same width, got '
                              f'widths {sorted(widths)}.')
-        feats = torch.stack([r['feature'] for r in results])
-        pids = torch.tensor([r['pid'] for r in results], dtype=torch.long)
-        camids = torch.tensor([r['camid'] for r in results], dtype=torch.long)
-        if self.norm_feat:
-            feats = torch.nn.functional.normalize(feats, dim=1)
-        q_feats, g_feats = feats[is_query], feats[~is_query]
-        q_pids, g_pids = pids[is_query], pids[~is_query]
-        q_camids, g_camids = camids[is_query], camids[~is_query]
+        # Queries first, each split in dataset order (the gallery order
+        # breaks distance ties), stacked once: no further copies.
+        ordered = ([r for r in results if r['is_query']] +
+                   [r for r in results if not r['is_query']])
+        feats = torch.stack([r['feature'] for r in ordered]).float()
+        pids = torch.tensor([r['pid'] for r in ordered], dtype=torch.long)
+        camids = torch.tensor([r['camid'] for r in ordered], dtype=torch.long)
+        del ordered
+        if self.norm_feat or self.dist_metric == 'cosine':
+            # In place; the cosine distance ignores the norms anyway.
+            F.normalize(feats, dim=1, out=feats)
+        q_feats, g_feats = feats[:num_query], feats[num_query:]
+        q_pids, g_pids = pids[:num_query], pids[num_query:]
+        q_camids, g_camids = camids[:num_query], camids[num_query:]
 
         acc = _RankAccumulator(g_pids, g_camids, self.max_rank)
         for start, dist in self._distance_chunks(q_feats, g_feats):
@@ -499,8 +516,10 @@ class ReIDMetric(BaseMetric):
             acc.update(dist, q_pids[start:stop], q_camids[start:stop])
         num_skipped = acc.num_queries - acc.num_valid
         print_log(
-            f'ReIDMetric: {num_query} queries, {num_gallery} gallery images; '
-            f'{num_skipped} queries without a valid gallery match skipped.',
+            f'ReIDMetric: {num_query} queries, {num_gallery} gallery images'
+            f'{" (re-ranked)" if self.rerank else ""}; {num_skipped} '
+            'queries have no valid gallery match (same id, other camera) '
+            'and are skipped.',
             logger='current',
             level=logging.WARNING if num_skipped else logging.INFO)
         values = acc.result()
@@ -531,12 +550,14 @@ class ReIDMetric(BaseMetric):
                 yield start, dist
                 start += dist.shape[0]
             return
-        # Squaring would not change the ranking, but the Euclidean distance
-        # itself is what users expect to see when they inspect distances.
-        metric = 'euclidean' if self.dist_metric == 'euclidean' else 'cosine'
+        # The Euclidean distance, not its square: the ranking is the same
+        # and the values are the ones users expect when they inspect them.
         for start in range(0, q_feats.shape[0], self.chunk_size):
             yield start, pairwise_distance(
-                q_feats[start:start + self.chunk_size], g_feats, metric)
+                q_feats[start:start + self.chunk_size],
+                g_feats,
+                self.dist_metric,
+                normalized=self.dist_metric == 'cosine')
 
     @staticmethod
     def calculate(distmat: ArrayLike,
@@ -599,11 +620,7 @@ class ReIDMetric(BaseMetric):
         g_camids = _to_ids(g_camids, 'g_camids', num_gallery, device)
 
         acc = _RankAccumulator(g_pids, g_camids, int(max_rank))
-        step = max(1, _CHUNK_ELEMENTS // num_gallery)
-        for start in range(0, num_query, step):
-            acc.update(distmat[start:start + step],
-                       q_pids[start:start + step],
-                       q_camids[start:start + step])
+        acc.update(distmat, q_pids, q_camids)
         return acc.result()
 
 

@@ -2,10 +2,10 @@
 
 Zhong et al., "Re-ranking Person Re-identification with k-reciprocal
 Encoding", CVPR 2017. The final distance of query ``p`` to gallery image
-``g`` is ``(1 - lambda) * d_J(p, g) + lambda * d(p, g)`` (Eq. 13), where
+``g`` is ``(1 - lambda) * d_J(p, g) + lambda * d(p, g)`` (Sec. 3.5), where
 ``d`` is the original distance (divided by the largest distance of ``p``'s
 row, as in the authors' code) and ``d_J`` the Jaccard distance between the
-k-reciprocal feature vectors of ``p`` and ``g`` (Eqs. 7-12). Query and
+k-reciprocal feature vectors of ``p`` and ``g`` (Secs. 3.2-3.4). Query and
 gallery images together form the set in which neighbours are searched.
 
 The authors' implementation holds several ``(N, N)`` matrices for the
@@ -42,11 +42,11 @@ DistMetric = Literal['euclidean', 'cosine']
 _PAIR_BUDGET = 1 << 24
 
 
-def pairwise_distance(
-        x: Tensor,
-        y: Tensor,
-        metric: Literal['euclidean', 'sqeuclidean', 'cosine'] = 'euclidean'
-) -> Tensor:
+def pairwise_distance(x: Tensor,
+                      y: Tensor,
+                      metric: Literal['euclidean', 'sqeuclidean',
+                                      'cosine'] = 'euclidean',
+                      normalized: bool = False) -> Tensor:
     """Distances between two sets of feature vectors.
 
     Args:
@@ -55,6 +55,10 @@ def pairwise_distance(
         metric (str): ``'euclidean'``, ``'sqeuclidean'`` (squared Euclidean)
             or ``'cosine'`` (one minus cosine similarity). Defaults to
             ``'euclidean'``.
+        normalized (bool): Whether ``x`` and ``y`` already have unit L2
+            norm, which spares ``'cosine'`` a normalised copy of both (worth
+            it when the same gallery is compared chunk after chunk).
+            Defaults to False.
 
     Returns:
         Tensor: ``(M, N)`` distances, non-negative.
@@ -66,12 +70,15 @@ def pairwise_distance(
         raise ValueError(f'Expected (M, D) and (N, D) features, got shapes '
                          f'{tuple(x.shape)} and {tuple(y.shape)}.')
     if metric == 'cosine':
-        dist = F.normalize(x, dim=1) @ F.normalize(y, dim=1).t()
-        return dist.neg_().add_(1).clamp_(min=0)
-    # ||x||^2 + ||y||^2 - 2 x.y keeps the temporaries at (M, N); rounding
-    # can make it slightly negative, hence the clamp.
+        if not normalized:
+            x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
+        return (x @ y.t()).neg_().add_(1).clamp_(min=0)
+    # ||x||^2 + ||y||^2 - 2 x.y keeps the temporaries at (M, N) (the norms
+    # are reduced without an (N, D) square); rounding can make it slightly
+    # negative, hence the clamp.
     dist = x @ y.t()
-    dist.mul_(-2).add_(x.pow(2).sum(1)[:, None]).add_(y.pow(2).sum(1)[None])
+    dist.mul_(-2).add_(torch.linalg.vector_norm(x, dim=1).square_()[:, None])
+    dist.add_(torch.linalg.vector_norm(y, dim=1).square_()[None])
     dist.clamp_(min=0)
     return dist if metric == 'sqeuclidean' else dist.sqrt_()
 
@@ -108,8 +115,9 @@ def segment_indices(starts: Tensor, lengths: Tensor) -> Tensor:
     """
     total = int(lengths.sum())
     offsets = lengths.cumsum(0) - lengths
-    within = torch.arange(total, device=starts.device) - torch.repeat_interleave(
-        offsets, lengths, output_size=total)
+    within = torch.arange(
+        total, device=starts.device) - torch.repeat_interleave(
+            offsets, lengths, output_size=total)
     return torch.repeat_interleave(starts, lengths, output_size=total) + within
 
 
@@ -122,9 +130,13 @@ def _row_pointers(rows: Tensor, num_rows: int) -> Tensor:
 def _base_distance(x: Tensor, y: Tensor, dist_metric: DistMetric) -> Tensor:
     # The paper's original distance is the squared (Mahalanobis, here
     # Euclidean) distance; for L2-normalised features it equals twice the
-    # cosine distance, a factor the row normalisation removes.
+    # cosine distance, a factor the row normalisation removes. Features are
+    # already unit length for 'cosine' (normalised once, up front).
     return pairwise_distance(
-        x, y, 'sqeuclidean' if dist_metric == 'euclidean' else 'cosine')
+        x,
+        y,
+        'sqeuclidean' if dist_metric == 'euclidean' else 'cosine',
+        normalized=True)
 
 
 def _pair_distance(feats: Tensor, rows: Tensor, cols: Tensor,
@@ -132,7 +144,7 @@ def _pair_distance(feats: Tensor, rows: Tensor, cols: Tensor,
     """Distance of ``feats[rows[i]]`` to ``feats[cols[i]]`` for every i."""
     a, b = feats[rows], feats[cols]
     if dist_metric == 'cosine':
-        dist = 1 - (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(1)
+        dist = 1 - (a * b).sum(1)
     else:
         dist = a.pow(2).sum(1) + b.pow(2).sum(1) - 2 * (a * b).sum(1)
     return dist.clamp(min=0).masked_fill(rows == cols, 0)
@@ -166,10 +178,10 @@ def iter_re_ranking(query_feats: Tensor,
         query_feats (Tensor): ``(Q, D)`` query features, D the width.
         gallery_feats (Tensor): ``(G, D)`` gallery features.
         k1 (int): Size of the k-reciprocal neighbourhood (and twice the
-            size used to expand it, Eq. 6). Defaults to 20.
+            size used to expand it, Sec. 3.3). Defaults to 20.
         k2 (int): Number of neighbours averaged in the local query
-            expansion (Sec. 4.3); 1 disables it. Defaults to 6.
-        lambda_value (float): Weight of the original distance (Eq. 13).
+            expansion (Sec. 3.4); 1 disables it. Defaults to 6.
+        lambda_value (float): Weight of the original distance (Sec. 3.5).
             Defaults to 0.3.
         dist_metric (str): ``'euclidean'`` (squared Euclidean as the
             original distance) or ``'cosine'``. Defaults to
@@ -184,8 +196,8 @@ def iter_re_ranking(query_feats: Tensor,
     if dist_metric not in ('euclidean', 'cosine'):
         raise ValueError(f"dist_metric must be 'euclidean' or 'cosine', "
                          f'got {dist_metric!r}.')
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size,
-                                                      int) or chunk_size < 1:
+    if isinstance(chunk_size,
+                  bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(
             f'chunk_size must be a positive int, got {chunk_size!r}.')
     if (query_feats.dim() != 2 or gallery_feats.dim() != 2
@@ -195,6 +207,8 @@ def iter_re_ranking(query_feats: Tensor,
             'Expected non-empty (Q, D) query and (G, D) gallery features, got '
             f'{tuple(query_feats.shape)} and {tuple(gallery_feats.shape)}.')
     feats = torch.cat([query_feats, gallery_feats]).float()
+    if dist_metric == 'cosine':
+        F.normalize(feats, dim=1, out=feats)
     num_query = query_feats.shape[0]
     num_all = feats.shape[0]
     num_gallery = num_all - num_query
@@ -216,7 +230,7 @@ def iter_re_ranking(query_feats: Tensor,
         del dist
     row_max.clamp_(min=torch.finfo(row_max.dtype).tiny)
 
-    # R(i, k1) and R(i, k1 / 2) (Eqs. 4 and 6), as masks over the forward
+    # R(i, k1) and R(i, k1 / 2) (Secs. 3.2-3.3), as masks over the forward
     # neighbour lists. round() matches the authors' np.around.
     k_full = min(k1 + 1, num_all)
     k_half = min(int(round(k1 / 2)) + 1, num_all)
@@ -224,8 +238,8 @@ def iter_re_ranking(query_feats: Tensor,
     rec_half = _reciprocal_mask(ranks, k_half, chunk_size)
     half_size = rec_half.sum(1)
 
-    # Sparse k-reciprocal feature vectors V (Eq. 7 with the Gaussian
-    # kernel of Eq. 8), one chunk of rows at a time, in CSR order.
+    # Sparse k-reciprocal feature vectors V, Gaussian-weighted (Sec. 3.3),
+    # one chunk of rows at a time, in CSR order.
     v_rows, v_cols, v_vals = [], [], []
     for start in range(0, num_all, chunk_size):
         stop = min(start + chunk_size, num_all)
@@ -236,7 +250,8 @@ def iter_re_ranking(query_feats: Tensor,
         cand_half_ok = rec_half[cand]
         in_r = ((cand_half[..., None] == cand[:, None, None, :])
                 & cand_ok[:, None, None, :]).any(-1) & cand_half_ok
-        # Eq. 6: add R(c, k1/2) when more than 2/3 of it lies in R(i, k1).
+        # Add R(c, k1/2) when more than 2/3 of it lies in R(i, k1): strictly
+        # more, as in the authors' code (the paper writes >=).
         accept = cand_ok & (3 * in_r.sum(2) > 2 * half_size[cand])
         members = torch.cat([
             cand.masked_fill(~cand_ok, num_all),
@@ -246,20 +261,20 @@ def iter_re_ranking(query_feats: Tensor,
         first = torch.ones(n, 1, dtype=torch.bool, device=device)
         keep = (members < num_all) & torch.cat(
             [first, members[:, 1:] != members[:, :-1]], 1)
-        rows = torch.arange(start, stop, device=device)[:, None].expand_as(
-            members)[keep]
+        rows = torch.arange(
+            start, stop, device=device)[:, None].expand_as(members)[keep]
         cols = members[keep]
         weight = torch.exp(-_pair_distance(feats, rows, cols, dist_metric) /
                            row_max[rows])
-        row_sum = torch.zeros(n, device=device).index_add_(
-            0, rows - start, weight)
+        row_sum = torch.zeros(
+            n, device=device).index_add_(0, rows - start, weight)
         v_rows.append(rows)
         v_cols.append(cols)
         v_vals.append(weight / row_sum[rows - start])
     rows, cols, vals = torch.cat(v_rows), torch.cat(v_cols), torch.cat(v_vals)
     del v_rows, v_cols, v_vals
 
-    # Local query expansion (Eq. 11): average V over the k2 nearest
+    # Local query expansion (Sec. 3.4): average V over the k2 nearest
     # neighbours, the image itself included.
     k_qe = min(k2, num_all)
     if k_qe > 1:
@@ -299,13 +314,16 @@ def iter_re_ranking(query_feats: Tensor,
         entries = torch.arange(int(ptr[start]), int(ptr[stop]), device=device)
         e_cols = cols[entries]
         lengths = col_ptr[e_cols + 1] - col_ptr[e_cols]
-        # Eq. 10 with sparse vectors: sum of min(V_p, V_g) over the columns
-        # both use, accumulated in batches of at most _PAIR_BUDGET pairs.
+        # Jaccard overlap (Sec. 3.3) with sparse vectors: the sum of
+        # min(V_p, V_g) over the columns both use, accumulated in batches
+        # of at most _PAIR_BUDGET index pairs.
         overlap = torch.zeros(n * num_gallery, device=device)
         cum = lengths.cumsum(0)
         total = int(cum[-1]) if cum.numel() else 0
         limits = torch.arange(
-            _PAIR_BUDGET, max(total, _PAIR_BUDGET), _PAIR_BUDGET,
+            _PAIR_BUDGET,
+            max(total, _PAIR_BUDGET),
+            _PAIR_BUDGET,
             device=device)
         bounds = torch.searchsorted(cum, limits, right=True).tolist()
         for lo, hi in zip([0] + bounds, bounds + [entries.numel()]):
@@ -359,7 +377,7 @@ def re_ranking(query_feats: Tensor,
         >>> dist = re_ranking(torch.tensor([[0.]]), torch.tensor([[1.], [3.]]),
         ...                   k1=1, k2=1)
         >>> [round(v, 4) for v in dist[0].tolist()]
-        [0.1489, 1.0]
+        [0.1488, 1.0]
     """
     return torch.cat(
         list(

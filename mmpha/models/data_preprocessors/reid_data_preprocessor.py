@@ -16,8 +16,8 @@ def _check_stats(value: Optional[Sequence[float]],
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(f'{name} must be a sequence of 1 or 3 numbers or '
                         f'None, got {value!r}.')
-    if len(value) not in (1, 3) or not all(
-            isinstance(v, Number) for v in value):
+    if len(value) not in (1,
+                          3) or not all(isinstance(v, Number) for v in value):
         raise ValueError(f'{name} must have 1 or 3 numbers, got {value!r}.')
     return [float(v) for v in value]
 

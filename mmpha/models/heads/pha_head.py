@@ -11,6 +11,7 @@ from .transreid_head import MarginClassifier, TransReIDHead
 
 ClsType = Literal['linear', 'cosface', 'arcface', 'circle']
 BRANCHES: Tuple[str, ...] = ('x', 'xhf')
+WeightSchedule = Mapping[str, float]
 
 
 @MODELS.register_module()
@@ -62,8 +63,7 @@ class PHAHead(BaseModule):
                      type='CrossEntropyLoss', loss_weight=1.0),
                  loss_triplet: Optional[dict] = dict(
                      type='TripletLoss', margin=None, loss_weight=1.0),
-                 hf_weight_schedule: Mapping[str, float] = dict(
-                     step=0.05, max=0.5),
+                 hf_weight_schedule: WeightSchedule = dict(step=0.05, max=0.5),
                  cls_type: ClsType = 'linear',
                  cls_scale: float = 30.0,
                  cls_margin: float = 0.35,
@@ -75,8 +75,8 @@ class PHAHead(BaseModule):
                 "head inside PHA, which sets it to the backbone's embed_dims")
         for name, value in (('num_classes', num_classes), ('in_channels',
                                                            in_channels)):
-            if isinstance(value, bool) or not isinstance(value,
-                                                         int) or value < 1:
+            if isinstance(value,
+                          bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f'{name} must be an int >= 1, got {value!r}')
         branches = tuple(branches)
         if not branches or len(set(branches)) != len(branches) or any(
@@ -107,10 +107,9 @@ class PHAHead(BaseModule):
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_triplet = (
             MODELS.build(loss_triplet) if loss_triplet is not None else None)
-        self.bnnecks = nn.ModuleDict({
-            branch: TransReIDHead.build_bnneck(in_channels)
-            for branch in branches
-        })
+        self.bnnecks = nn.ModuleDict()
+        for branch in branches:
+            self.bnnecks[branch] = TransReIDHead.build_bnneck(in_channels)
         if cls_type == 'linear':
             self.classifier = nn.Linear(in_channels, num_classes, bias=False)
             nn.init.normal_(self.classifier.weight, std=0.001)
@@ -143,11 +142,10 @@ class PHAHead(BaseModule):
             raise ValueError(f'epoch is counted from 1, got {epoch}')
         return min(self.weight_step * epoch, self.weight_max)
 
-    def forward(
-        self,
-        feats: Mapping[str, Tensor],
-        labels: Optional[Tensor] = None
-    ) -> Dict[str, Tuple[Tensor, Tensor]]:
+    def forward(self,
+                feats: Mapping[str, Tensor],
+                labels: Optional[Tensor] = None
+                ) -> Dict[str, Tuple[Tensor, Tensor]]:
         """BNNeck and shared classifier of each branch.
 
         Args:

@@ -86,8 +86,7 @@ class PHANeck(BaseModule):
         if not 0.0 <= hf_ratio <= 1.0:
             raise ValueError(f'hf_ratio must be in [0, 1], got {hf_ratio}')
         if not 0.0 < keep_ratio <= 1.0:
-            raise ValueError(
-                f'keep_ratio must be in (0, 1], got {keep_ratio}')
+            raise ValueError(f'keep_ratio must be in (0, 1], got {keep_ratio}')
         if quant_step <= 0:
             raise ValueError(f'quant_step must be > 0, got {quant_step}')
         if not 0.0 < alpha < 1.0:
@@ -99,8 +98,7 @@ class PHANeck(BaseModule):
             raise ValueError(
                 f'ranking must be one of {RANKINGS}, got {ranking!r}')
         if not isinstance(use_lf_drop, bool):
-            raise TypeError(
-                f'use_lf_drop must be a bool, got {use_lf_drop!r}')
+            raise TypeError(f'use_lf_drop must be a bool, got {use_lf_drop!r}')
         check_wavelet_args(J, wave, dwt_mode)
         self.hf_ratio = float(hf_ratio)
         self.keep_ratio = float(keep_ratio)

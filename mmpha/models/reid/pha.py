@@ -9,7 +9,7 @@ from torch import Tensor
 
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
-from ..utils.patch_selection import gather_tokens
+from ..utils.patch_selection import gather_tokens, patch_grid_size
 from .reid_model import ReIDModel
 
 
@@ -113,8 +113,7 @@ class PHA(ReIDModel):
             train_cfg=train_cfg,
             flip_test=flip_test,
             init_cfg=init_cfg)
-        for name, value in (('use_hf_x', use_hf_x), ('use_hf_xhf',
-                                                     use_hf_xhf),
+        for name, value in (('use_hf_x', use_hf_x), ('use_hf_xhf', use_hf_xhf),
                             ('use_contrastive', use_contrastive)):
             if not isinstance(value, bool):
                 raise TypeError(f'{name} must be a bool, got {value!r}')
@@ -207,12 +206,15 @@ class PHA(ReIDModel):
 
         x_hf01, keep_idx = self.neck(
             self.data_preprocessor.to_unit_range(inputs))
-        num_patches = tokens.shape[1] - 1
-        if keep_idx.numel() and int(keep_idx.max()) >= num_patches:
+        # A static check (no device sync): the neck's grid must be the
+        # backbone's, or the kept indices would point at other patches.
+        grid = patch_grid_size(inputs.shape[-2:], self.neck.patch_size,
+                               self.neck.stride)
+        if grid[0] * grid[1] != tokens.shape[1] - 1:
             raise RuntimeError(
-                f'the neck selected patch {int(keep_idx.max())} but the '
-                f'backbone has {num_patches} patch tokens: its patch_size / '
-                'stride differ from the backbone\'s')
+                f'the neck sees a {grid[0]}x{grid[1]} patch grid but the '
+                f'backbone has {tokens.shape[1] - 1} patch tokens: their '
+                'patch_size / stride differ')
 
         subsets = {}
         if self.needs_x_branch:

@@ -44,9 +44,9 @@ def patch_grid_size(img_size: IntPair, patch_size: IntPair,
         tuple[int, int]: ``(Hp, Wp)`` with ``Hp = (H - patch) // stride + 1``
         (21 x 10 for 256 x 128, patch 16, stride 12).
     """
-    (h, w), (ph, pw), (sh, sw) = (_pair(img_size, 'img_size'),
-                                  _pair(patch_size, 'patch_size'),
-                                  _pair(stride, 'stride'))
+    h, w = _pair(img_size, 'img_size')
+    ph, pw = _pair(patch_size, 'patch_size')
+    sh, sw = _pair(stride, 'stride')
     if min(ph, pw, sh, sw) < 1:
         raise ValueError(f'patch_size {(ph, pw)} and stride {(sh, sw)} '
                          'must be positive')
@@ -129,8 +129,7 @@ def select_hf_patches(score_map: Tensor,
         ``N = Hp * Wp`` patch tokens (raster order, cls excluded).
     """
     if ranking not in RANKINGS:
-        raise ValueError(
-            f'ranking must be one of {RANKINGS}, got {ranking!r}')
+        raise ValueError(f'ranking must be one of {RANKINGS}, got {ranking!r}')
     if not 0.0 < keep_ratio <= 1.0:
         raise ValueError(f'keep_ratio must be in (0, 1], got {keep_ratio}')
     if score_map.dim() != 3:

@@ -3,9 +3,9 @@
 Every function works on a batch of RGB images in the unit range (``x01``),
 on whatever device the batch lives on, and reads nothing from disk. The
 discrete wavelet transform comes from :mod:`pytorch_wavelets`; the transform
-modules are cached per configuration and device, so calling these helpers in
-every training step costs one DWT (and one inverse DWT for the low-frequency
-drop).
+modules are cached per configuration and device, so a training step costs
+one DWT plus, for the low-frequency drop, the synthesis of the LL change
+(a block replication for Haar, an inverse DWT otherwise).
 
 Symbols used in the shapes: ``B`` batch size, ``H x W`` image size, ``h x w``
 size of the finest detail bands (``ceil(H / 2) x ceil(W / 2)`` for Haar),
@@ -156,8 +156,9 @@ def synthesise_ll(ll: Tensor,
     if wave in ('haar', 'db1'):
         factor = 2**levels
         out = ll.float() / factor
-        return out.repeat_interleave(factor, dim=-2).repeat_interleave(
-            factor, dim=-1)
+        return out.repeat_interleave(
+            factor, dim=-2).repeat_interleave(
+                factor, dim=-1)
     zeros = [torch.zeros_like(h, dtype=torch.float) for h in highs]
     return idwt2d(ll, zeros, wave=wave, dwt_mode=dwt_mode)
 
@@ -355,8 +356,11 @@ def low_frequency_drop(x01: Tensor,
 
     The image is decomposed, its LL band quantised inside the HF region by
     :func:`quantise_ll`, and the image rebuilt from the quantised LL and the
-    *original* detail bands (paper Sec. 3.2, "low-frequency drop"). The
-    result is not clipped to ``[0, 1]``: clipping would alter the details.
+    *original* detail bands (paper Sec. 3.2, "low-frequency drop"). Since
+    the transform is linear, the rebuilt image is computed as ``x01`` plus
+    the synthesis of the LL change alone (:func:`synthesise_ll`): pixels
+    under unquantised coefficients stay bit-identical. The result is not
+    clipped to ``[0, 1]``: clipping would alter the details.
 
     Args:
         x01 (Tensor): Images in the unit range, shape ``(B, C, H, W)``.
@@ -380,6 +384,13 @@ def low_frequency_drop(x01: Tensor,
     Returns:
         Tensor | tuple: ``x_hf01`` of shape ``(B, C, H, W)`` in the dtype of
         ``x01``; with ``return_coeffs`` also ``(ll_q, highs)``.
+
+    Example:
+        >>> x01 = torch.rand(2, 3, 32, 16)
+        >>> region = hf_region(hf_energy_map(x01), ratio=0.4)
+        >>> x_hf01 = low_frequency_drop(x01, region, quant_mode='hard')
+        >>> x_hf01.shape
+        torch.Size([2, 3, 32, 16])
     """
     if coeffs is None:
         coeffs = dwt2d(x01, J=J, wave=wave, dwt_mode=dwt_mode)

@@ -12,10 +12,8 @@ from mmpha.registry import MODELS
 def _hand_example():
     # Four samples, one token, two channels; identities [0, 0, 1, 1].
     # u = v (up to scale) = (1, 0), (0, 1), (1, 0), (-1, 0).
-    u = torch.tensor([[[3.0, 0.0]], [[0.0, 1.0]], [[1.0, 0.0]],
-                      [[-1.0, 0.0]]])
-    v = torch.tensor([[[1.0, 0.0]], [[0.0, 2.0]], [[1.0, 0.0]],
-                      [[-1.0, 0.0]]])
+    u = torch.tensor([[[3.0, 0.0]], [[0.0, 1.0]], [[1.0, 0.0]], [[-1.0, 0.0]]])
+    v = torch.tensor([[[1.0, 0.0]], [[0.0, 2.0]], [[1.0, 0.0]], [[-1.0, 0.0]]])
     labels = torch.tensor([0, 0, 1, 1])
     return u, v, labels
 
@@ -111,8 +109,7 @@ def test_module_from_registry():
     module = MODELS.build(
         dict(type='PatchContrastiveLoss', temperature=1.0, loss_weight=2.0))
     assert isinstance(module, PatchContrastiveLoss)
-    assert module(u, v, labels).item() == pytest.approx(
-        2 * 0.599077, abs=1e-5)
+    assert module(u, v, labels).item() == pytest.approx(2 * 0.599077, abs=1e-5)
     with pytest.raises(ValueError, match='temperature must be'):
         PatchContrastiveLoss(temperature=0)
     with pytest.raises(ValueError, match='reduction must be one of'):

@@ -52,8 +52,8 @@ def test_switches():
     assert set(out) == {'energy', 'region', 'x_hf01', 'keep_idx'}
     shift = (out['x_hf01'] - x).abs().max() * 255
     assert 2.0 < shift <= 4.0 + 1e-3
-    release = _neck(ranking='release', keep_ratio=0.5, patch_size=8,
-                    stride=6).analyse(x)
+    release = _neck(
+        ranking='release', keep_ratio=0.5, patch_size=8, stride=6).analyse(x)
     assert torch.equal(
         release['keep_idx'],
         select_hf_patches(release['region'], (64, 32), 8, 6, 0.5, 'release'))

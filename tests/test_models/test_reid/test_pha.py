@@ -1,9 +1,11 @@
 """The PHA model: losses, gradients, the epoch weight and TransReID parity."""
 import copy
+import glob
 import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
@@ -20,8 +22,7 @@ def _backbone(**kwargs):
     cfg = dict(
         type='TransReIDViT',
         arch=dict(
-            embed_dims=32, num_layers=3, num_heads=2,
-            feedforward_channels=64),
+            embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64),
         img_size=(64, 32),
         patch_size=8,
         stride=6)
@@ -195,8 +196,9 @@ def test_hf_weight_schedule_is_configurable(epoch_hub):
     assert model.pha_head.hf_weight(7) == pytest.approx(0.3)
     with pytest.raises(ValueError, match='hf_weight_schedule must be'):
         MODELS.build(
-            _pha_cfg(pha_head=dict(type='PHAHead', hf_weight_schedule=dict(
-                step=0.1))))
+            _pha_cfg(
+                pha_head=dict(
+                    type='PHAHead', hf_weight_schedule=dict(step=0.1))))
 
 
 @MODELS.register_module(force=True)
@@ -298,3 +300,117 @@ def test_bad_configuration():
     with pytest.raises(TypeError, match='use_hf_x must be a bool'):
         MODELS.build(_pha_cfg(use_hf_x=1))
     assert isinstance(MODELS.build(_pha_cfg()), PHA)
+
+
+PHA_CONFIGS = sorted(
+    glob.glob(
+        osp.join(
+            osp.dirname(__file__), '..', '..', '..', 'configs', 'pha',
+            '*.py')))
+TINY_ARCH = dict(
+    embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
+
+
+def _tiny_model_cfg(path):
+    cfg = Config.fromfile(path)
+    model = cfg.model
+    model.backbone.arch = TINY_ARCH
+    model.backbone.init_cfg = None
+    return cfg, model
+
+
+def test_every_pha_config_is_found():
+    names = [osp.basename(p) for p in PHA_CONFIGS]
+    for dataset in ('market1501', 'msmt17', 'cuhk03-labeled',
+                    'cuhk03-detected', 'dukemtmc', 'synthreid'):
+        assert any(dataset in n and n.startswith('pha_') for n in names)
+    for prefix in ('pha-wo-hfx_', 'pha-wo-hfxhf_', 'pha-wo-pc_',
+                   'pha-wo-lfdrop_'):
+        assert any(n.startswith(prefix) for n in names), prefix
+
+
+@pytest.mark.parametrize(
+    'path', PHA_CONFIGS, ids=[osp.basename(p)[:40] for p in PHA_CONFIGS])
+def test_pha_config_builds_and_runs_a_loss_step(path):
+    cfg, model_cfg = _tiny_model_cfg(path)
+    model = _build(model_cfg)
+    assert isinstance(model, PHA)
+    assert cfg.train_dataloader.batch_size == \
+        cfg.train_dataloader.sampler.batch_size
+    h, w = model.backbone.img_size
+    camera_num = model.backbone.camera_num
+    batch = 8
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.rand(batch, 3, h, w, generator=gen) * 2 - 1
+    samples = [
+        ReIDDataSample().set_gt_label(i // 4).set_cam_id(
+            i % max(camera_num, 1)).set_view_id(0) for i in range(batch)
+    ]
+    losses = model(inputs, samples, mode='loss')
+    total = sum(v for k, v in losses.items() if k.startswith('loss_'))
+    assert torch.isfinite(total)
+    total.backward()
+    assert all(p.grad is not None for p in model.parameters()
+               if p.requires_grad)
+
+
+@pytest.mark.parametrize('name,batch,camera_num,epochs', [
+    ('market1501', 48, 0, 120),
+    ('msmt17', 48, 15, 120),
+    ('cuhk03-labeled', 32, 2, 200),
+    ('cuhk03-detected', 32, 2, 200),
+    ('dukemtmc', 48, 8, 120),
+])
+def test_reproduction_configs_have_the_released_settings(
+        name, batch, camera_num, epochs):
+    path, = [
+        p for p in PHA_CONFIGS
+        if osp.basename(p).startswith('pha_vit-base') and name in p
+    ]
+    cfg = Config.fromfile(path)
+    model = cfg.model
+    assert model.backbone.arch == 'base'
+    assert (model.backbone.patch_size, model.backbone.stride) == (16, 12)
+    assert tuple(model.backbone.img_size) == (256, 128)
+    assert model.backbone.camera_num == camera_num
+    assert model.backbone.init_cfg.type == 'Pretrained'
+    assert cfg.train_dataloader.batch_size == batch
+    assert cfg.train_dataloader.sampler.batch_size == batch
+    assert cfg.train_dataloader.sampler.num_instances == 4
+    assert cfg.train_cfg.max_epochs == epochs
+    assert cfg.param_scheduler[-1].end == epochs
+    assert model.head.loss_triplet.margin is None  # soft margin
+    assert model.head.neck_feat == 'before'
+    neck = model.neck
+    assert (neck.hf_ratio, neck.keep_ratio, neck.quant_step, neck.alpha,
+            neck.wave, neck.J) == (0.4, 0.4, 5.0, 0.1, 'haar', 1)
+    assert model.pha_head.hf_weight_schedule == dict(step=0.05, max=0.5)
+    assert model.use_hf_x and model.use_hf_xhf and model.use_contrastive
+
+
+def test_tiny_configs_predict_identical_features():
+    pha_path, = [
+        p for p in PHA_CONFIGS if osp.basename(p) ==
+        'pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_synthreid-128x64.py'
+    ]
+    tr_path = osp.join(
+        osp.dirname(pha_path), '..', 'transreid',
+        osp.basename(pha_path).replace('pha_', 'transreid_', 1))
+    _, pha_cfg = _tiny_model_cfg(pha_path)
+    _, tr_cfg = _tiny_model_cfg(tr_path)
+    assert tr_cfg.type == 'ReIDModel'
+    pha = _build(pha_cfg, seed=3)
+    transreid = _build(tr_cfg, seed=4)
+    missing, unexpected = transreid.load_state_dict(
+        pha.state_dict(), strict=False)
+    assert missing == []
+    assert {k.split('.')[0] for k in unexpected} == {'pha_head'}
+    pha.eval()
+    transreid.eval()
+    h, w = pha.backbone.img_size
+    inputs = torch.rand(3, 3, h, w) * 2 - 1
+    samples = [ReIDDataSample().set_cam_id(i).set_view_id(0) for i in range(3)]
+    with torch.no_grad():
+        assert torch.equal(
+            pha(inputs, samples, 'tensor'), transreid(inputs, samples,
+                                                      'tensor'))

@@ -81,8 +81,7 @@ def test_selection_shapes_for_any_size_stride_and_batch(
     x = torch.rand(batch, 3, *img_size)
     energy = hf_energy_map(x)
     score_map = energy if ranking == 'energy' else hf_region(energy, 0.4)
-    keep = select_hf_patches(score_map, img_size, patch, stride, 0.4,
-                             ranking)
+    keep = select_hf_patches(score_map, img_size, patch, stride, 0.4, ranking)
     hp, wp = patch_grid_size(img_size, patch, stride)
     k = max(1, int(0.4 * hp * wp + 1e-9))
     assert keep.shape == (batch, k) and keep.dtype == torch.int64

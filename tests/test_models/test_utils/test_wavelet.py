@@ -212,5 +212,7 @@ def test_lf_drop_on_cuda_matches_cpu():
     gpu = low_frequency_drop(x.cuda(), region.cuda())
     assert gpu.device.type == 'cuda'
     assert torch.allclose(gpu.cpu(), cpu, atol=1e-5)
-    assert math.isclose(float(hf_energy_map(x.cuda()).sum()),
-                        float(hf_energy_map(x).sum()), rel_tol=1e-4)
+    assert math.isclose(
+        float(hf_energy_map(x.cuda()).sum()),
+        float(hf_energy_map(x).sum()),
+        rel_tol=1e-4)

@@ -1,0 +1,16 @@
+# PHA on DukeMTMC-reID: ViT-B/16 stride 12 from ImageNet weights, 256x128,
+# batch 48 = 12 ids x 4 images, 120 epochs, SIE camera (8 cameras), the
+# settings of the released MSMT17 config (the release has no Duke config).
+# Train with --amp on a GPU.
+_base_ = [
+    '../_base_/models/pha_vit-base.py',
+    '../_base_/datasets/dukemtmc.py',
+    '../_base_/schedules/sgd_cosine_120e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(camera_num=8, view_num=0), head=dict(num_classes=702))
+
+# The sampler does not see the dataloader's batch size: restate both.
+train_dataloader = dict(batch_size=48, sampler=dict(batch_size=48))

@@ -1,0 +1,15 @@
+# PHA on Market-1501 with the released settings: ViT-B/16 stride 12 from
+# ImageNet weights, 256x128, batch 48 = 12 ids x 4 images, 120 epochs, SIE
+# off, soft-margin triplet, pre-BN test features. Train with --amp on a GPU.
+_base_ = [
+    '../_base_/models/pha_vit-base.py',
+    '../_base_/datasets/market1501.py',
+    '../_base_/schedules/sgd_cosine_120e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(camera_num=0, view_num=0), head=dict(num_classes=751))
+
+# The sampler does not see the dataloader's batch size: restate both.
+train_dataloader = dict(batch_size=48, sampler=dict(batch_size=48))

@@ -1,0 +1,158 @@
+"""Every base dataset config builds its datasets and pipelines."""
+import copy
+import glob
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import Compose
+from reid_fakes import (CUHK03_FILES, DUKE_FILES, MARKET_FILES,
+                        make_folder_layout, make_msmt17)
+
+from mmpha.registry import DATA_SAMPLERS, DATASETS, MODELS
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets')
+EXPECTED = {
+    'market1501': (256, 128),
+    'msmt17': (256, 128),
+    'msmt17_v2': (256, 128),
+    'cuhk03_labeled': (256, 128),
+    'cuhk03_detected': (256, 128),
+    'dukemtmc': (256, 128),
+    'synthreid': (128, 64),
+}
+TINY_SYNTH = dict(
+    num_ids=12,
+    num_train_ids=8,
+    num_cameras=2,
+    cams_per_id=2,
+    imgs_per_cam=2,
+    num_distractors=1,
+    family_size=2,
+    img_height=64,
+    img_width=32)
+
+
+def test_every_dataset_has_a_config():
+    names = {
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(osp.join(CONFIG_DIR, '*.py'))
+    }
+    assert set(EXPECTED) <= names
+
+
+def _fake_root(name: str, tmp_path) -> str:
+    root = str(tmp_path / name)
+    if name in ('market1501', 'synthreid'):
+        return make_folder_layout(root, MARKET_FILES, height=40, width=20)
+    if name == 'dukemtmc':
+        return make_folder_layout(root, DUKE_FILES, height=40, width=20)
+    if name.startswith('cuhk03'):
+        for subset in ('labeled', 'detected'):
+            make_folder_layout(osp.join(root, subset), CUHK03_FILES)
+        return root
+    return make_msmt17(root, 'v2' if name.endswith('v2') else 'v1')
+
+
+def _set_root(node, root, spec=None):
+    if isinstance(node, dict):
+        if 'data_root' in node:
+            node['data_root'] = root
+            if spec is not None:
+                node['spec'] = dict(spec)
+        for value in node.values():
+            _set_root(value, root, spec)
+    elif isinstance(node, list):
+        for value in node:
+            _set_root(value, root, spec)
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED))
+def test_config_structure(name):
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, f'{name}.py'))
+    loader = cfg.train_dataloader
+    assert loader.sampler.type == 'PKSampler'
+    assert loader.sampler.batch_size == loader.batch_size
+    assert loader.sampler.num_instances == 4
+    assert loader.batch_size % 4 == 0
+    assert loader.dataset.split == 'train'
+    val = cfg.val_dataloader
+    assert val.sampler == dict(type='DefaultSampler', shuffle=False)
+    assert val.dataset.type == 'ConcatDataset'
+    assert [d.split for d in val.dataset.datasets] == ['query', 'gallery']
+    assert cfg.test_dataloader == val
+    assert cfg.val_evaluator.type == cfg.test_evaluator.type == 'ReIDMetric'
+    pre = MODELS.build(cfg.data_preprocessor)
+    assert pre.to_rgb and pre.mean.flatten().tolist() == [127.5] * 3
+    train_types = [t['type'] for t in cfg.train_pipeline]
+    assert train_types == [
+        'LoadImageFromFile', 'Resize', 'RandomFlip', 'RandomCrop',
+        'RandomErasing', 'PackReIDInputs'
+    ]
+    erasing = cfg.train_pipeline[4]
+    assert erasing.mode == 'rand' and erasing.erase_prob == 0.5
+    assert cfg.train_pipeline[1].interpolation == 'bicubic'
+    assert cfg.train_pipeline[2].prob == 0.5
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED))
+def test_config_builds_and_runs(name, tmp_path):
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, f'{name}.py'))
+    root = _fake_root(name, tmp_path)
+    spec = None
+    if name == 'synthreid':
+        root = str(tmp_path / 'synth')
+        spec = TINY_SYNTH
+    train_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    val_cfg = copy.deepcopy(cfg.val_dataloader.dataset)
+    _set_root(train_cfg, root, spec)
+    _set_root(val_cfg, root, spec)
+    train = DATASETS.build(train_cfg)
+    val = DATASETS.build(val_cfg)
+    query_len = len(val.datasets[0])
+    assert len(val) == query_len + len(val.datasets[1])
+    assert val.get_data_info(0)['is_query'] is True
+    assert val.get_data_info(len(val) - 1)['is_query'] is False
+
+    h, w = EXPECTED[name]
+    out = train[0]
+    assert out['inputs'].shape == (3, h, w)
+    assert out['inputs'].dtype == torch.uint8
+    out = val[len(val) - 1]
+    assert out['inputs'].shape == (3, h, w)
+    assert out['data_samples'].is_query is False
+
+    sampler_cfg = dict(cfg.train_dataloader.sampler)
+    sampler_cfg['batch_size'] = sampler_cfg['num_instances'] * 2
+    sampler = DATA_SAMPLERS.build(
+        sampler_cfg, default_args=dict(dataset=train, seed=0))
+    batch = [train[i] for i in list(sampler)[:sampler.batch_size]]
+    pre = MODELS.build(cfg.data_preprocessor)
+    data = pre(
+        dict(
+            inputs=[b['inputs'] for b in batch],
+            data_samples=[b['data_samples'] for b in batch]), True)
+    assert data['inputs'].shape == (sampler.batch_size, 3, h, w)
+    labels = [s.gt_label.item() for s in data['data_samples']]
+    assert len(set(labels)) == 2 and labels[0] == labels[3]
+
+
+def test_train_pipeline_pads_crops_and_erases(tmp_path):
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'market1501.py'))
+    pipeline = Compose(cfg.train_pipeline)
+    path = str(tmp_path / 'grey.png')
+    cv2.imwrite(path, np.full((128, 64, 3), 100, np.uint8))
+    outputs = [
+        pipeline(dict(img_path=path, gt_label=0, cam_id=0))['inputs']
+        for _ in range(60)
+    ]
+    assert all(o.shape == (3, 256, 128) for o in outputs)
+    # A constant image stays 100 after the resize; the padding adds 0.
+    padded = sum(bool((o == 0).any()) for o in outputs)
+    erased = sum(bool(((o != 0) & (o != 100)).any()) for o in outputs)
+    assert padded > 45  # only an offset of exactly 10 in both axes has none
+    assert 15 < erased < 45  # erase_prob 0.5
