@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 
 TRANSREID_CFG = ('configs/transreid/transreid_vit-tiny-p16-s12_scratch_'
-                 '1xb32-8x4_40e_synthreid-128x64.py')
-PHA_CFG = ('configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_'
+                 '1xb32-8x4_16e_synthreid-128x64.py')
+PHA_CFG = ('configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_'
            'synthreid-128x64.py')
 #: Depth of the tiny backbone: the frequency CSV has this many rows.
 TINY_LAYERS = 2

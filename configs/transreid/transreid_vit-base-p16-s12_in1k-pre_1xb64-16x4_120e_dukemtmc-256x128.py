@@ -1,7 +1,7 @@
-# TransReID* on DukeMTMC-reID with the released settings: ViT-B/16 stride 12 from
-# ImageNet weights, 256x128, batch 64 = 16 ids x 4 images, 120 epochs, JPM,
-# SIE camera on (coefficient 3.0), soft-margin triplet, pre-BN test
-# features. Train with --amp on a GPU.
+# TransReID* on DukeMTMC-reID with the released settings: ViT-B/16
+# stride 12 from ImageNet weights, 256x128, batch 64 = 16 ids x 4 images,
+# 120 epochs, JPM, SIE camera on (coefficient 3.0), soft-margin triplet,
+# pre-BN test features. Train with --amp on a GPU.
 _base_ = [
     '../_base_/models/transreid_vit-base.py',
     '../_base_/datasets/dukemtmc.py',
@@ -11,4 +11,3 @@ _base_ = [
 
 model = dict(
     backbone=dict(camera_num=8, view_num=0), head=dict(num_classes=702))
-

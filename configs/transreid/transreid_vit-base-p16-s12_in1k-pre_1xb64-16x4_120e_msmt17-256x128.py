@@ -11,4 +11,3 @@ _base_ = [
 
 model = dict(
     backbone=dict(camera_num=15, view_num=0), head=dict(num_classes=1041))
-

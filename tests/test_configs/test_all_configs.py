@@ -18,9 +18,8 @@ from mmpha.structures import ReIDDataSample
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
-    osp.relpath(path, REPO_ROOT)
-    for path in glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'),
-                          recursive=True))
+    osp.relpath(path, REPO_ROOT) for path in glob.glob(
+        osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True))
 TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 TINY_SIZE = (64, 32)
@@ -72,12 +71,14 @@ def _batch(cfg: Config, num_classes: int):
     gen = torch.Generator().manual_seed(0)
     labels = [pid % num_classes for pid in range(P) for _ in range(K)]
     inputs = [
-        torch.randint(0, 256, (3, *TINY_SIZE), dtype=torch.uint8,
-                      generator=gen) for _ in labels
+        torch.randint(
+            0, 256, (3, *TINY_SIZE), dtype=torch.uint8, generator=gen)
+        for _ in labels
     ]
     samples = [
-        ReIDDataSample().set_gt_label(label).set_cam_id(i % camera_num)
-        .set_view_id(i % view_num) for i, label in enumerate(labels)
+        ReIDDataSample().set_gt_label(label).set_cam_id(
+            i % camera_num).set_view_id(i % view_num)
+        for i, label in enumerate(labels)
     ]
     return dict(inputs=inputs, data_samples=samples)
 
@@ -101,8 +102,8 @@ def test_config_builds_and_runs_one_loss_step(path):
     data = model.data_preprocessor(
         _batch(cfg, model.head.num_classes), training=True)
     losses = model(**data, mode='loss')
-    assert losses and all(key.startswith('loss') or 'loss' not in key
-                          for key in losses)
+    assert losses and all(
+        key.startswith('loss') or 'loss' not in key for key in losses)
     assert any(key.startswith('loss_') for key in losses), list(losses)
     total, _ = model.parse_losses(losses)
     assert torch.isfinite(total), f'{path}: loss {total}'
@@ -115,7 +116,8 @@ def test_config_builds_and_runs_one_loss_step(path):
 
     model.eval()
     with torch.no_grad():
-        out = model(**model.data_preprocessor(
-            _batch(cfg, model.head.num_classes), training=False),
-                    mode='predict')
+        out = model(
+            **model.data_preprocessor(
+                _batch(cfg, model.head.num_classes), training=False),
+            mode='predict')
     assert out[0].pred_feature.shape == (model.head.feat_dim, )

@@ -16,10 +16,10 @@ from typing import Optional
 
 from mmengine.config import Config
 
-PHA_CONFIG = ('configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_'
+PHA_CONFIG = ('configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_'
               'synthreid-128x64.py')
 TRANSREID_CONFIG = ('configs/transreid/transreid_vit-tiny-p16-s12_scratch_'
-                    '1xb32-8x4_40e_synthreid-128x64.py')
+                    '1xb32-8x4_16e_synthreid-128x64.py')
 TINY_SPEC = dict(
     num_ids=8,
     num_train_ids=4,

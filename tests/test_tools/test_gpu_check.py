@@ -24,8 +24,8 @@ def test_help_lists_the_steps(repo_root):
                           text=True)
     assert proc.returncode == 0
     for text in ('pip install -e ".[tests]"', 'pytest -m cuda',
-                 'benchmark_train.py', 'benchmark_inference.py',
-                 '--dry-run', 'gpu_check_results.txt'):
+                 'benchmark_train.py', 'benchmark_inference.py', '--dry-run',
+                 'gpu_check_results.txt'):
         assert text in proc.stdout, text
 
 

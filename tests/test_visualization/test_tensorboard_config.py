@@ -6,7 +6,7 @@ from mmengine.config import Config
 
 from mmpha.registry import VISUALIZERS
 
-CONFIG = ('configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_'
+CONFIG = ('configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_'
           'synthreid-128x64_tensorboard.py')
 
 

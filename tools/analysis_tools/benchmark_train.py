@@ -178,6 +178,9 @@ def report(name: str, result: Dict[str, Any]) -> None:
     print(f'  step: median {result["median_ms"]:.1f} ms over {len(step)} '
           f'steps after {result["warmup"]} warm-up (min {min(step):.1f}, '
           f'max {max(step):.1f})')
+    if result['device'] == 'cpu':
+        print(f'  CPU time of the process: median '
+              f'{result["median_cpu_ms"]:.1f} ms a step (all threads)')
     if result['memory_kind'] == 'not measured':
         print('  peak memory: not measured (both models in one process; run '
               'without --interleave)')
@@ -248,6 +251,10 @@ def main(argv: List[str] = None) -> None:
     if not args.interleave:
         print(f'peak memory B/A: '
               f'{results["B"]["peak_mib"] / results["A"]["peak_mib"]:.3f}')
+    if args.device == 'cpu':
+        cpu_ratio = results['B']['median_cpu_ms'] / results['A'][
+            'median_cpu_ms']
+        print(f'CPU-time ratio B/A: {cpu_ratio:.3f}')
     print(f'frequency share: {share:.2f}%')
     print(f'ratio B/A: {ratio:.3f}')
 

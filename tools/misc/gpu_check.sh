@@ -75,8 +75,8 @@ RESULTS="$OUT_DIR/gpu_check_results.txt"
 
 TRANSREID_CFG=configs/transreid/transreid_vit-base-p16-s12_in1k-pre_1xb64-16x4_120e_market1501-256x128.py
 PHA_CFG=configs/pha/pha_vit-base-p16-s12_in1k-pre_1xb48-12x4_120e_market1501-256x128.py
-PHA_SYNTH_CFG=configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_synthreid-128x64.py
-TRANSREID_SYNTH_CFG=configs/transreid/transreid_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_synthreid-128x64.py
+PHA_SYNTH_CFG=configs/pha/pha_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_synthreid-128x64.py
+TRANSREID_SYNTH_CFG=configs/transreid/transreid_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_synthreid-128x64.py
 
 if [[ $MODE == gpu ]]; then
     [[ $INSTALL == auto ]] && INSTALL=1

@@ -6,9 +6,7 @@ model = dict(
     backbone=dict(
         type='TransReIDViT',
         arch=dict(
-            embed_dims=64,
-            num_layers=4,
-            num_heads=4,
+            embed_dims=64, num_layers=4, num_heads=4,
             feedforward_channels=256),
         img_size=(128, 64),
         patch_size=16,

@@ -22,6 +22,9 @@ IdsType = Optional[Union[torch.Tensor, Sequence[int]]]
 
 LoadResult = namedtuple('LoadResult',
                         ['missing_keys', 'unexpected_keys', 'skipped_keys'])
+LoadResult.__doc__ = (
+    'What :meth:`TransReIDViT.load_pretrained` loaded: lists '
+    'of missing, unexpected and skipped (wrong shape) keys.')
 
 
 def grid_size(img_size: IntPair, patch_size: IntPair,
@@ -46,12 +49,17 @@ def grid_size(img_size: IntPair, patch_size: IntPair,
     for name, value in (('img_size', (h, w)), ('patch_size', (ph, pw)),
                         ('stride', (sh, sw))):
         if any(not isinstance(v, int) or v <= 0 for v in value):
-            raise ValueError(
-                f'{name} must hold positive ints, got {value}')
+            raise ValueError(f'{name} must hold positive ints, got {value}')
     if h < ph or w < pw:
         raise ValueError(f'image size {h}x{w} is smaller than the patch '
                          f'size {ph}x{pw}')
     return (h - ph) // sh + 1, (w - pw) // sw + 1
+
+
+def _check_int(name: str, value, low: int) -> None:
+    """Raise ValueError unless ``value`` is an int (not bool) >= ``low``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
 
 
 @MODELS.register_module()
@@ -112,24 +120,27 @@ class TransReIDViT(VisionTransformer):
             Defaults to None.
     """
     arch_zoo = {
-        **dict.fromkeys(['t', 'tiny', 'deit-t', 'deit-tiny'], {
-            'embed_dims': 192,
-            'num_layers': 12,
-            'num_heads': 3,
-            'feedforward_channels': 768
-        }),
-        **dict.fromkeys(['s', 'small', 'deit-s', 'deit-small'], {
-            'embed_dims': 384,
-            'num_layers': 12,
-            'num_heads': 6,
-            'feedforward_channels': 1536
-        }),
-        **dict.fromkeys(['b', 'base', 'deit-b', 'deit-base'], {
-            'embed_dims': 768,
-            'num_layers': 12,
-            'num_heads': 12,
-            'feedforward_channels': 3072
-        }),
+        **dict.fromkeys(
+            ['t', 'tiny', 'deit-t', 'deit-tiny'], {
+                'embed_dims': 192,
+                'num_layers': 12,
+                'num_heads': 3,
+                'feedforward_channels': 768
+            }),
+        **dict.fromkeys(
+            ['s', 'small', 'deit-s', 'deit-small'], {
+                'embed_dims': 384,
+                'num_layers': 12,
+                'num_heads': 6,
+                'feedforward_channels': 1536
+            }),
+        **dict.fromkeys(
+            ['b', 'base', 'deit-b', 'deit-base'], {
+                'embed_dims': 768,
+                'num_layers': 12,
+                'num_heads': 12,
+                'feedforward_channels': 3072
+            }),
     }
     _ARCH_KEYS = ('embed_dims', 'num_layers', 'num_heads',
                   'feedforward_channels')
@@ -152,11 +163,8 @@ class TransReIDViT(VisionTransformer):
                  layer_cfgs: Union[dict, Sequence[dict]] = dict(),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         arch = self._check_arch(arch)
-        for name, value in (('camera_num', camera_num), ('view_num',
-                                                         view_num)):
-            if isinstance(value, bool) or not isinstance(value,
-                                                         int) or value < 0:
-                raise ValueError(f'{name} must be an int >= 0, got {value!r}')
+        _check_int('camera_num', camera_num, low=0)
+        _check_int('view_num', view_num, low=0)
         for name, value in (('drop_rate', drop_rate), ('attn_drop_rate',
                                                        attn_drop_rate),
                             ('drop_path_rate', drop_path_rate)):
@@ -220,10 +228,7 @@ class TransReIDViT(VisionTransformer):
             raise ValueError(f'a custom arch needs the keys {cls._ARCH_KEYS}; '
                              f'missing {sorted(missing)} in {arch}')
         for key in cls._ARCH_KEYS:
-            if isinstance(arch[key], bool) or not isinstance(
-                    arch[key], int) or arch[key] <= 0:
-                raise ValueError(
-                    f'arch["{key}"] must be a positive int, got {arch[key]!r}')
+            _check_int(f'arch["{key}"]', arch[key], low=1)
         if arch['embed_dims'] % arch['num_heads']:
             raise ValueError(
                 f'arch embed_dims={arch["embed_dims"]} is not divisible by '
@@ -277,9 +282,8 @@ class TransReIDViT(VisionTransformer):
                                  f'({batch}), got {value.numel()}')
             if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
                 if bool(((value < 0) | (value >= num)).any()):
-                    raise ValueError(
-                        f'{name} must be in [0, {num}), got '
-                        f'{value.unique().tolist()}')
+                    raise ValueError(f'{name} must be in [0, {num}), got '
+                                     f'{value.unique().tolist()}')
             ids[name] = value
         if self.camera_num and self.view_num:
             return ids['cam_ids'] * self.view_num + ids['view_ids']
@@ -313,9 +317,9 @@ class TransReIDViT(VisionTransformer):
             raise ValueError(f'expected (B, C, H, W) images, got shape '
                              f'{tuple(x.shape)}')
         in_size = tuple(x.shape[-2:])
-        if (in_size[0] < self.patch_size[0] or in_size[1] < self.patch_size[1]
-                or grid_size(in_size, self.patch_size,
-                             self.stride) != self.grid):
+        if (in_size[0] < self.patch_size[0]
+                or in_size[1] < self.patch_size[1] or grid_size(
+                    in_size, self.patch_size, self.stride) != self.grid):
             raise ValueError(
                 f'input size {in_size[0]}x{in_size[1]} does not fit the '
                 f'backbone, built for img_size {self.img_size[0]}x'
@@ -458,8 +462,8 @@ class TransReIDViT(VisionTransformer):
             LoadResult: ``missing_keys``, ``unexpected_keys`` and
             ``skipped_keys`` (shape mismatches), lists of names.
         """
-        print_log(f'Loading backbone weights from {checkpoint}',
-                  logger='current')
+        print_log(
+            f'Loading backbone weights from {checkpoint}', logger='current')
         state_dict = convert_vit_checkpoint(
             load_weights_file(checkpoint), prefix=prefix)
         own = self.state_dict()

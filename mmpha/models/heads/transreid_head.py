@@ -107,7 +107,8 @@ class MarginClassifier(nn.Module):
         Returns:
             torch.Tensor: ``(B, num_classes)`` logits.
         """
-        cos = F.linear(F.normalize(x.float()), F.normalize(self.weight.float()))
+        cos = F.linear(
+            F.normalize(x.float()), F.normalize(self.weight.float()))
         if labels is None:
             return self.scale * cos
         target = F.one_hot(labels, self.num_classes).bool()
@@ -211,13 +212,15 @@ class TransReIDHead(BaseModule):
                 'in_channels is None: give the feature width, or build the '
                 'head inside ReIDModel, which sets it to the backbone\'s '
                 'embed_dims')
-        for name, value, low in (('num_classes', num_classes, 1),
-                                 ('in_channels', in_channels, 1),
-                                 ('num_parts', num_parts, 1),
-                                 ('shift', shift, 0), ('shuffle_groups',
-                                                       shuffle_groups, 1)):
-            if isinstance(value, bool) or not isinstance(value,
-                                                         int) or value < low:
+        checks = dict(
+            num_classes=(num_classes, 1),
+            in_channels=(in_channels, 1),
+            num_parts=(num_parts, 1),
+            shift=(shift, 0),
+            shuffle_groups=(shuffle_groups, 1))
+        for name, (value, low) in checks.items():
+            if (isinstance(value, bool) or not isinstance(value, int)
+                    or value < low):
                 raise ValueError(f'{name} must be an int >= {low}, got '
                                  f'{value!r}')
         if neck_feat not in ('before', 'after'):
@@ -254,8 +257,8 @@ class TransReIDHead(BaseModule):
 
         self.bnnecks = nn.ModuleList(
             self.build_bnneck(in_channels) for _ in range(self.num_features))
-        self.classifiers = nn.ModuleList(
-            self.build_classifier() for _ in range(self.num_features))
+        self.classifiers = nn.ModuleList(self.build_classifier()
+                                         for _ in range(self.num_features))
         # Filled by init_jpm(); None until then.
         self.jpm_block: Optional[nn.Module] = None
         self.jpm_norm: Optional[nn.Module] = None
@@ -407,8 +410,9 @@ class TransReIDHead(BaseModule):
         cls_token, patches = tokens[:, :1], tokens[:, 1:]
         if self.rearrange:
             patches = jpm_rearrange(patches, self.shift, self.shuffle_groups)
-        parts = patches[:, :part_len * self.num_parts].reshape(
-            batch * self.num_parts, part_len, channels)
+        parts = patches[:, :part_len *
+                        self.num_parts].reshape(batch * self.num_parts,
+                                                part_len, channels)
         cls_token = cls_token.repeat_interleave(self.num_parts, dim=0)
         out = self.jpm_norm(self.jpm_block(torch.cat([cls_token, parts], 1)))
         return list(out[:, 0].reshape(batch, self.num_parts, -1).unbind(1))
@@ -476,8 +480,8 @@ class TransReIDHead(BaseModule):
         """
         if not data_samples:
             raise ValueError('training needs data_samples with gt_label')
-        return torch.cat([sample.gt_label for sample in data_samples
-                          ]).to(device=device, dtype=torch.long)
+        return torch.cat([sample.gt_label for sample in data_samples]).to(
+            device=device, dtype=torch.long)
 
     def combine(self, values: Sequence[torch.Tensor]) -> torch.Tensor:
         """``global_weight * values[0] + local_weight * mean(values[1:])``.
@@ -494,10 +498,9 @@ class TransReIDHead(BaseModule):
         return (self.global_weight * values[0] +
                 self.local_weight * torch.stack(list(values[1:])).mean())
 
-    def feature_losses(
-            self, feat: torch.Tensor, cls_score: torch.Tensor,
-            labels: torch.Tensor
-    ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def feature_losses(self, feat: torch.Tensor, cls_score: torch.Tensor,
+                       labels: torch.Tensor
+                       ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """ID and triplet loss of one feature.
 
         Args:
@@ -551,8 +554,7 @@ class TransReIDHead(BaseModule):
         ]
         losses = dict(loss_cls=self.combine([term[0] for term in terms]))
         if self.loss_triplet is not None:
-            losses['loss_triplet'] = self.combine(
-                [term[1] for term in terms])
+            losses['loss_triplet'] = self.combine([term[1] for term in terms])
         losses['accuracy'] = self.accuracy(cls_scores[0], labels)
         return losses
 
@@ -574,13 +576,14 @@ class TransReIDHead(BaseModule):
         """
         labels = self.get_labels(data_samples, global_feat.device)
         _, cls_scores = self(global_feat, local_feats, labels)
-        return self._get_loss([global_feat, *local_feats], cls_scores,
-                              labels)
+        return self._get_loss([global_feat, *local_feats], cls_scores, labels)
 
     # -------------------------------------------------------------- predict
     def predict_feature(
-            self, global_feat: torch.Tensor,
-            local_feats: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        self,
+        global_feat: torch.Tensor,
+        local_feats: Sequence[torch.Tensor] = ()
+    ) -> torch.Tensor:
         """The test feature.
 
         Args:

@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from mmpha.registry import MODELS
 
 
-def pairwise_euclidean(feats: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def pairwise_euclidean(feats: torch.Tensor,
+                       eps: float = 1e-12) -> torch.Tensor:
     """Euclidean distances between all rows of a matrix.
 
     Args:
@@ -31,11 +32,10 @@ def pairwise_euclidean(feats: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return sq_dist.clamp(min=eps).sqrt()
 
 
-def mine_triplets(
-    dist: torch.Tensor,
-    labels: torch.Tensor,
-    hard_mining: bool = True
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def mine_triplets(dist: torch.Tensor,
+                  labels: torch.Tensor,
+                  hard_mining: bool = True
+                  ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Select a positive and a negative distance for every anchor.
 
     Args:
@@ -82,8 +82,8 @@ def triplet_loss(feats: torch.Tensor,
                  margin: Optional[float] = None,
                  normalize_feature: bool = False,
                  hard_mining: bool = True,
-                 reduction: Literal['mean', 'sum', 'none'] = 'mean'
-                 ) -> torch.Tensor:
+                 reduction: Literal['mean', 'sum',
+                                    'none'] = 'mean') -> torch.Tensor:
     """Triplet loss with in-batch mining, vectorised with masks.
 
     For anchor ``i`` with positive distance ``d_ap`` and negative distance
@@ -185,9 +185,9 @@ class TripletLoss(nn.Module):
                  hard_mining: bool = True,
                  reduction: Literal['mean', 'sum', 'none'] = 'mean') -> None:
         super().__init__()
-        if margin is not None and (isinstance(margin, bool)
-                                   or not isinstance(margin, (int, float))
-                                   or margin < 0):
+        if margin is not None and (isinstance(margin, bool) or
+                                   not isinstance(margin,
+                                                  (int, float)) or margin < 0):
             raise ValueError(
                 f'margin must be None (soft margin) or a float >= 0, got '
                 f'{margin!r}.')

@@ -4,6 +4,7 @@ from typing import Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from mmpha.registry import MODELS
@@ -94,6 +95,11 @@ class ReIDModel(BaseModel):
         last block + norm of the backbone into the head's JPM branch."""
         super().init_weights()
         self.head.sync_jpm(self.backbone.blocks[-1], self.backbone.ln1)
+        if self.head.jpm:
+            print_log(
+                "Copied the backbone's last block and final norm into the "
+                'JPM branch of the head.',
+                logger='current')
 
     # --------------------------------------------------------------- stages
     def side_info(
@@ -175,9 +181,8 @@ class ReIDModel(BaseModel):
         return self.backbone.forward_blocks(
             self.embed_tokens(inputs, data_samples))
 
-    def branch_features(
-            self,
-            tokens: torch.Tensor) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    def branch_features(self, tokens: torch.Tensor
+                        ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         """Global and JPM features from the shared blocks' output.
 
         Args:
@@ -218,8 +223,8 @@ class ReIDModel(BaseModel):
         return feats
 
     # ---------------------------------------------------------------- modes
-    def loss(self, inputs: torch.Tensor,
-             data_samples: Sequence[ReIDDataSample]) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: torch.Tensor, data_samples: Sequence[ReIDDataSample]
+             ) -> Dict[str, torch.Tensor]:
         """Training losses.
 
         Args:

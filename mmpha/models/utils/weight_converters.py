@@ -62,8 +62,7 @@ def load_weights_file(path: str, map_location: str = 'cpu') -> dict:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         if not osp.isfile(osp.expanduser(path)):
-            raise FileNotFoundError(
-                f'weight file "{path}" does not exist')
+            raise FileNotFoundError(f'weight file "{path}" does not exist')
         return load_file(osp.expanduser(path), device=map_location)
     if re.match(r'^[a-z]+://', path):
         return CheckpointLoader.load_checkpoint(
@@ -107,7 +106,7 @@ def extract_state_dict(checkpoint: Mapping) -> StateDict:
 
 
 def detect_vit_format(
-        state_dict: Mapping[str, torch.Tensor]
+    state_dict: Mapping[str, torch.Tensor]
 ) -> Literal['timm', 'mmpretrain', 'mmpretrain-classifier']:
     """Tell which library's key names a ViT state dict uses.
 
@@ -136,8 +135,8 @@ def detect_vit_format(
         f'{keys[:8]}')
 
 
-def timm_to_mmpretrain_vit(state_dict: Mapping[str, torch.Tensor]
-                           ) -> StateDict:
+def timm_to_mmpretrain_vit(state_dict: Mapping[str,
+                                               torch.Tensor]) -> StateDict:
     """Rename timm ViT parameters to mmpretrain's ``VisionTransformer``.
 
     Args:
@@ -186,7 +185,9 @@ def convert_vit_checkpoint(checkpoint: Mapping,
     Returns:
         dict[str, torch.Tensor]: Parameters named like
         :class:`mmpha.models.TransReIDViT`'s. A distillation token (DeiT
-        distilled) is removed together with its position-embedding row.
+        distilled) is removed together with its position-embedding row; a
+        ``(num_sie, 1, C)`` SIE table (released TransReID models, loaded with
+        ``prefix='base.'``) becomes ``(num_sie, C)``.
     """
     state_dict = extract_state_dict(checkpoint)
     if prefix:
@@ -205,6 +206,11 @@ def convert_vit_checkpoint(checkpoint: Mapping,
         }
     elif fmt == 'timm':
         state_dict = timm_to_mmpretrain_vit(state_dict)
+
+    sie_embed = state_dict.get('sie_embed')
+    if sie_embed is not None and sie_embed.dim() == 3:
+        # The released TransReID stores SIE as (num_sie, 1, C).
+        state_dict['sie_embed'] = sie_embed.flatten(1)
 
     if 'dist_token' in state_dict:
         state_dict.pop('dist_token')

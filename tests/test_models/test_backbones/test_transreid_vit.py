@@ -134,8 +134,7 @@ def test_sie_camera_only():
     torch.testing.assert_close(moved[0], base[0])
     expected = 2.0 * (model.sie_embed[2] - model.sie_embed[0])
     # The same vector is added to every token, the class token included.
-    torch.testing.assert_close(moved[1] - base[1],
-                               expected.expand_as(base[1]))
+    torch.testing.assert_close(moved[1] - base[1], expected.expand_as(base[1]))
 
 
 def test_sie_camera_and_view_index():
@@ -145,9 +144,10 @@ def test_sie_camera_and_view_index():
     x = torch.randn(1, 3, 64, 32)
     with_sie = model.embed(x, cam_ids=[2], view_ids=[1])
     model_no = tiny_vit().eval()
-    model_no.load_state_dict(
-        {k: v
-         for k, v in model.state_dict().items() if k != 'sie_embed'})
+    model_no.load_state_dict({
+        k: v
+        for k, v in model.state_dict().items() if k != 'sie_embed'
+    })
     diff = with_sie - model_no.embed(x)
     torch.testing.assert_close(diff[0, 0], model.sie_embed[2 * 2 + 1])
 
@@ -192,8 +192,7 @@ def test_timm_parity(tmp_path, suffix):
     else:
         save_file(ref.state_dict(), path)
     model = tiny_vit(
-        stride=16,
-        init_cfg=dict(type='Pretrained', checkpoint=path))
+        stride=16, init_cfg=dict(type='Pretrained', checkpoint=path))
     model.init_weights()
     model.eval()
 
@@ -264,15 +263,31 @@ def test_mmpretrain_checkpoint_and_shape_mismatch(tmp_path):
 
     wide = TransReIDViT(
         arch=dict(
-            embed_dims=32, num_layers=3, num_heads=2,
-            feedforward_channels=96),
+            embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=96),
         img_size=(64, 32))
     result = wide.load_pretrained(path)
-    assert any(k.startswith('layers.0.ffn.layers.0.0.weight')
-               for k in result.skipped_keys)
+    assert any(
+        k.startswith('layers.0.ffn.layers.0.0.weight')
+        for k in result.skipped_keys)
 
 
 def test_missing_file_raises(tmp_path):
     model = tiny_vit()
     with pytest.raises(FileNotFoundError, match='nothing.safetensors'):
         model.load_pretrained(osp.join(tmp_path, 'nothing.safetensors'))
+
+
+def test_released_transreid_checkpoint_with_prefix(tmp_path):
+    ref = _random_timm_vit((64, 32))
+    state = {'base.' + k: v for k, v in ref.state_dict().items()}
+    state['base.sie_embed'] = torch.randn(2, 1, 32)
+    state['b1.0.norm1.weight'] = torch.ones(32)
+    state['classifier.weight'] = torch.zeros(5, 32)
+    path = osp.join(tmp_path, 'transformer_120.pth')
+    torch.save(state, path)
+    model = tiny_vit(stride=16, camera_num=2)
+    result = model.load_pretrained(path, prefix='base.')
+    assert result.missing_keys == [] and result.skipped_keys == []
+    torch.testing.assert_close(model.sie_embed, state['base.sie_embed'][:, 0])
+    torch.testing.assert_close(model.blocks[0].attn.qkv.weight,
+                               ref.blocks[0].attn.qkv.weight)

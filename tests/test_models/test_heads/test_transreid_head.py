@@ -59,8 +59,8 @@ def test_forward_jpm_without_rearrange_uses_raster_parts():
     tokens = torch.randn(2, 1 + 6, C)
     local = head.forward_jpm(tokens)
     seq = torch.cat([tokens[:, :1], tokens[:, 4:7]], dim=1)
-    torch.testing.assert_close(
-        local[1], head.jpm_norm(head.jpm_block(seq))[:, 0])
+    torch.testing.assert_close(local[1],
+                               head.jpm_norm(head.jpm_block(seq))[:, 0])
 
 
 def test_jpm_errors():
@@ -114,8 +114,7 @@ def test_loss_keys_and_values():
     for i, feat in enumerate(feats):
         mean, var = feat.mean(0), feat.var(0, unbiased=False)
         bn = (feat - mean) / torch.sqrt(var + 1e-5)
-        ce.append(F.cross_entropy(bn @ head.classifiers[i].weight.t(),
-                                  labels))
+        ce.append(F.cross_entropy(bn @ head.classifiers[i].weight.t(), labels))
         tri.append(triplet_loss(feat, labels))
     expected_cls = 0.5 * ce[0] + 0.5 * torch.stack(ce[1:]).mean()
     expected_tri = 0.5 * tri[0] + 0.5 * torch.stack(tri[1:]).mean()
@@ -123,7 +122,8 @@ def test_loss_keys_and_values():
     torch.testing.assert_close(losses['loss_triplet'], expected_tri)
 
     logits = F.batch_norm(
-        global_feat, None, None, training=True) @ head.classifiers[0].weight.t()
+        global_feat, None, None,
+        training=True) @ head.classifiers[0].weight.t()
     accuracy = (logits.argmax(1) == labels).float().mean() * 100
     torch.testing.assert_close(losses['accuracy'], accuracy)
     assert not losses['accuracy'].requires_grad
@@ -204,8 +204,7 @@ def test_margin_classifier(kind):
     if kind == 'cosface':
         expected = s * torch.where(target, cos - m, cos)
     elif kind == 'arcface':
-        expected = s * torch.where(target, torch.cos(torch.acos(cos) + m),
-                                   cos)
+        expected = s * torch.where(target, torch.cos(torch.acos(cos) + m), cos)
     else:
         pos = torch.clamp(1 + m - cos, min=0) * (cos - 1 + m)
         neg = torch.clamp(cos + m, min=0) * (cos - m)

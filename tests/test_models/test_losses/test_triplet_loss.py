@@ -11,8 +11,10 @@ def naive_triplet(feats, labels, margin, hard_mining=True):
     terms = []
     for i in range(len(labels)):
         d = [torch.dist(feats[i], feats[j]) for j in range(len(labels))]
-        pos = [d[j] for j in range(len(labels))
-               if labels[j] == labels[i] and j != i]
+        pos = [
+            d[j] for j in range(len(labels))
+            if labels[j] == labels[i] and j != i
+        ]
         neg = [d[j] for j in range(len(labels)) if labels[j] != labels[i]]
         if not pos or not neg:
             continue

@@ -391,7 +391,7 @@ def test_reproduction_configs_have_the_released_settings(
 def test_tiny_configs_predict_identical_features():
     pha_path, = [
         p for p in PHA_CONFIGS if osp.basename(p) ==
-        'pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_synthreid-128x64.py'
+        'pha_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_synthreid-128x64.py'
     ]
     tr_path = osp.join(
         osp.dirname(pha_path), '..', 'transreid',

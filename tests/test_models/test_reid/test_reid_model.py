@@ -65,8 +65,8 @@ def test_loss_keys_and_every_parameter_gets_gradient(jpm):
     assert no_grad == [], f'parameters without gradient: {no_grad}'
     assert any(n.startswith('head.jpm_block') for n, _ in trainable) == jpm
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
-    assert frozen and all(n.endswith('bias') and 'bnnecks' in n
-                          for n in frozen)
+    assert frozen and all(
+        n.endswith('bias') and 'bnnecks' in n for n in frozen)
 
 
 @pytest.mark.parametrize('jpm, dim', [(True, 5 * C), (False, C)])
@@ -115,7 +115,11 @@ def test_forward_tokens_uses_camera_ids():
 
 def test_init_weights_syncs_jpm_from_pretrained(tmp_path):
     ref = timm.models.vision_transformer.VisionTransformer(
-        img_size=64, patch_size=16, embed_dim=C, depth=2, num_heads=2,
+        img_size=64,
+        patch_size=16,
+        embed_dim=C,
+        depth=2,
+        num_heads=2,
         mlp_ratio=2.0)
     path = osp.join(tmp_path, 'vit.safetensors')
     from safetensors.torch import save_file

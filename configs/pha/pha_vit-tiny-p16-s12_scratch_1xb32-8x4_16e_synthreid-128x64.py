@@ -5,7 +5,7 @@
 # PHA parts below are added.
 _base_ = [
     '../transreid/'
-    'transreid_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_synthreid-128x64.py'
+    'transreid_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_synthreid-128x64.py'
 ]
 
 model = dict(

@@ -3,7 +3,7 @@
 # work_dirs/<config>/<timestamp>/vis_data/. View them with
 #   tensorboard --logdir work_dirs/<config name>
 # (needs `pip install tensorboard`, listed in requirements/optional.txt).
-_base_ = ['./pha_vit-tiny-p16-s12_scratch_1xb32-8x4_40e_synthreid-128x64.py']
+_base_ = ['./pha_vit-tiny-p16-s12_scratch_1xb32-8x4_16e_synthreid-128x64.py']
 
 vis_backends = [
     dict(type='LocalVisBackend'),
