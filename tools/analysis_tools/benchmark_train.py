@@ -83,6 +83,11 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
     parser.add_argument(
         '--seed', type=int, default=0, help='seed of weights and batch')
     parser.add_argument(
+        '--threads',
+        type=int,
+        help='CPU threads of torch (default: torch\'s choice); 1 makes the '
+        'CPU time a clean measure of the work on a shared machine')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -111,6 +116,8 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
                      f'--num-instances {args.num_instances}')
     if args.amp and args.device != 'cuda':
         parser.error('--amp needs --device cuda')
+    if args.threads is not None and args.threads < 1:
+        parser.error(f'--threads must be >= 1, got {args.threads}')
     return args
 
 
@@ -214,6 +221,8 @@ def frequency_share(result: Dict[str, Any]) -> float:
 def main(argv: List[str] = None) -> None:
     """Run both configs and print the comparison."""
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.worker is not None:
         result = run_one(args.worker, args)
         with open(args.result_file, 'w') as f:

@@ -316,7 +316,7 @@ class TransReIDViT(VisionTransformer):
         if x.dim() != 4:
             raise ValueError(f'expected (B, C, H, W) images, got shape '
                              f'{tuple(x.shape)}')
-        in_size = tuple(x.shape[-2:])
+        in_size = tuple(int(s) for s in x.shape[-2:])
         if (in_size[0] < self.patch_size[0]
                 or in_size[1] < self.patch_size[1] or grid_size(
                     in_size, self.patch_size, self.stride) != self.grid):

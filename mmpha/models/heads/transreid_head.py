@@ -41,8 +41,9 @@ def jpm_rearrange(patches: torch.Tensor, shift: int,
         the class token); this function moves ``shift``, as the paper states.
     """
     num = patches.shape[1]
+    # An explicit ``dims`` keeps the roll exportable to ONNX.
     index = torch.roll(
-        torch.arange(num, device=patches.device), -(shift % num))
+        torch.arange(num, device=patches.device), -(shift % num), dims=0)
     pad = (-num) % groups
     if pad:
         index = torch.cat([index, index[-pad:]])

@@ -36,8 +36,8 @@ def test_detect_format_and_extract():
     timm_sd = {'blocks.0.norm1.weight': torch.zeros(1)}
     assert detect_vit_format(timm_sd) == 'timm'
     assert detect_vit_format({'layers.0.ln1.weight': 0}) == 'mmpretrain'
-    assert detect_vit_format({'backbone.layers.0.ln1.weight': 0
-                              }) == 'mmpretrain-classifier'
+    assert detect_vit_format({'backbone.layers.0.ln1.weight':
+                              0}) == 'mmpretrain-classifier'
     with pytest.raises(ValueError, match='cannot tell the format'):
         detect_vit_format({'conv1.weight': 0})
     wrapped = {'model': {'module.blocks.0.norm1.weight': torch.ones(1)}}
