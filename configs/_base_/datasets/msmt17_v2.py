@@ -17,7 +17,7 @@ data_preprocessor = dict(
 
 # The TransReID / PHA recipe at 256x128 (HxW).
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReIDImage'),
     # mmcv's Resize takes scale=(w, h).
     dict(type='Resize', scale=(128, 256), interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -39,7 +39,7 @@ train_pipeline = [
 ]
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReIDImage'),
     dict(type='Resize', scale=(128, 256), interpolation='bicubic'),
     dict(type='PackReIDInputs'),
 ]

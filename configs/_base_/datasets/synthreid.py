@@ -20,7 +20,7 @@ data_preprocessor = dict(
     to_rgb=True)
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReIDImage'),
     # mmcv's Resize takes scale=(w, h).
     dict(type='Resize', scale=(64, 128), interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
@@ -42,7 +42,7 @@ train_pipeline = [
 ]
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReIDImage'),
     dict(type='Resize', scale=(64, 128), interpolation='bicubic'),
     dict(type='PackReIDInputs'),
 ]

@@ -468,21 +468,37 @@ class TransReIDHead(BaseModule):
     # ----------------------------------------------------------------- loss
     @staticmethod
     def get_labels(data_samples: Sequence[ReIDDataSample],
-                   device: torch.device) -> torch.Tensor:
+                   device: torch.device,
+                   num_classes: Optional[int] = None) -> torch.Tensor:
         """Identities of a batch.
 
         Args:
             data_samples (Sequence[ReIDDataSample]): Samples with
                 ``gt_label``.
             device (torch.device): Device of the result.
+            num_classes (int, optional): When given, labels are checked to
+                lie in ``[0, num_classes)`` (on the host, before the copy to
+                ``device``). Defaults to None.
 
         Returns:
             torch.Tensor: ``(B, )`` int64 labels.
+
+        Raises:
+            ValueError: Without samples, or with a label out of range; the
+                message names ``model.head.num_classes``.
         """
         if not data_samples:
             raise ValueError('training needs data_samples with gt_label')
-        return torch.cat([sample.gt_label for sample in data_samples]).to(
-            device=device, dtype=torch.long)
+        labels = torch.cat([sample.gt_label for sample in data_samples])
+        if num_classes is not None and labels.numel() and (int(
+                labels.max()) >= num_classes or int(labels.min()) < 0):
+            bad = int(labels.max()) if int(labels.max()) >= num_classes \
+                else int(labels.min())
+            raise ValueError(
+                f'training label {bad} is outside [0, {num_classes}): set '
+                'model.head.num_classes to the number of training '
+                'identities of the dataset (its metainfo num_classes)')
+        return labels.to(device=device, dtype=torch.long)
 
     def combine(self, values: Sequence[torch.Tensor]) -> torch.Tensor:
         """``global_weight * values[0] + local_weight * mean(values[1:])``.
@@ -575,7 +591,8 @@ class TransReIDHead(BaseModule):
         Returns:
             dict[str, torch.Tensor]: See :meth:`_get_loss`.
         """
-        labels = self.get_labels(data_samples, global_feat.device)
+        labels = self.get_labels(data_samples, global_feat.device,
+                                 self.num_classes)
         _, cls_scores = self(global_feat, local_feats, labels)
         return self._get_loss([global_feat, *local_feats], cls_scores, labels)
 

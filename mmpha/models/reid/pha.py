@@ -196,7 +196,8 @@ class PHA(ReIDModel):
             loss.
         """
         batch = inputs.shape[0]
-        labels = self.head.get_labels(data_samples, inputs.device)
+        labels = self.head.get_labels(data_samples, inputs.device,
+                                      self.head.num_classes)
         cam_ids, view_ids = self.side_info(data_samples, inputs.device, batch)
         tokens = self.backbone.embed(inputs, cam_ids, view_ids)
         full = self.backbone.forward_blocks(tokens)
