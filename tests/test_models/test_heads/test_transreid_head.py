@@ -238,8 +238,9 @@ def test_invalid_arguments():
 def test_label_out_of_range_names_num_classes():
     head = make_head().train()
     feats = torch.randn(4, C)
-    with pytest.raises(ValueError,
-                       match=r'label 7 is outside \[0, 5\).*'
-                       r'model\.head\.num_classes'):
+    with pytest.raises(
+            ValueError,
+            match=r'label 7 is outside \[0, 5\).*'
+            r'model\.head\.num_classes'):
         head.loss(feats, [torch.randn(4, C) for _ in range(4)],
                   samples([0, 0, 7, 7]))
