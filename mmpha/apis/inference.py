@@ -29,7 +29,8 @@ DIST_METRICS: Tuple[str, ...] = get_args(DistMetric)
 ImageList = Union[Sequence[str], Sequence[np.ndarray], BaseDataset]
 
 # Transforms that read the image file; they are skipped for in-memory arrays.
-_LOADING_TRANSFORMS = ('LoadImageFromFile', 'mmcv.LoadImageFromFile',
+_LOADING_TRANSFORMS = ('LoadReIDImage', 'LoadImageFromFile',
+                       'mmcv.LoadImageFromFile',
                        'mmpretrain.LoadImageFromFile')
 
 

@@ -90,7 +90,7 @@ def test_config_structure(name):
     assert pre.to_rgb and pre.mean.flatten().tolist() == [127.5] * 3
     train_types = [t['type'] for t in cfg.train_pipeline]
     assert train_types == [
-        'LoadImageFromFile', 'Resize', 'RandomFlip', 'RandomCrop',
+        'LoadReIDImage', 'Resize', 'RandomFlip', 'RandomCrop',
         'RandomErasing', 'PackReIDInputs'
     ]
     erasing = cfg.train_pipeline[4]
