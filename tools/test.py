@@ -14,7 +14,8 @@ from mmengine.runner import Runner
 
 # mmpha first: version checks and the weights-only checkpoint loader.
 import mmpha  # noqa: F401,I001
-from mmpha.utils import register_all_modules, setup_cpu_distributed
+from mmpha.utils import (apply_run_options, register_all_modules,
+                         setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,14 +49,8 @@ def parse_args() -> argparse.Namespace:
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line options to the config."""
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    apply_run_options(cfg, args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(
             f'checkpoint "{args.checkpoint}" does not exist')

@@ -7,7 +7,6 @@ Examples:
 """
 import argparse
 import os
-import os.path as osp
 
 import torch
 from mmengine.config import Config, DictAction
@@ -16,7 +15,8 @@ from mmengine.runner import Runner
 # mmpha is imported before anything imports mmpretrain.models: it checks the
 # versions of the OpenMMLab stack and installs the checkpoint loader.
 import mmpha  # noqa: F401,I001
-from mmpha.utils import register_all_modules, setup_cpu_distributed
+from mmpha.utils import (apply_run_options, check_pk_batch,
+                         register_all_modules, setup_cpu_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,16 +65,9 @@ def parse_args() -> argparse.Namespace:
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line options to the config."""
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-
-    # work_dir priority: CLI > config > ./work_dirs/<config name>
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    apply_run_options(cfg, args.config, args.cfg_options, args.launcher,
+                      args.work_dir)
+    check_pk_batch(cfg)
 
     if args.amp:
         if not torch.cuda.is_available():
@@ -108,37 +101,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     return cfg
 
 
-def setup_num_threads(cfg: Config) -> None:
-    """Apply ``env_cfg.num_threads``, PyTorch's intra-op threads here.
-
-    PyTorch starts one OpenMP thread per core. For a small model on a few
-    cores that are shared with the dataloader workers (or with other jobs),
-    the threads mostly wait for each other: the tiny SynthReID configs ran
-    5-10x slower per iteration on a busy 2-core machine with 2 threads than
-    with 1. ``OMP_NUM_THREADS`` in the environment takes precedence.
-
-    Args:
-        cfg (Config): The run's config; ``env_cfg.num_threads`` (int,
-            optional) is read, None or absent leaves PyTorch's default.
-    """
-    num_threads = cfg.get('env_cfg', {}).get('num_threads', None)
-    if num_threads is None:
-        return
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) \
-            or num_threads < 1:
-        raise ValueError(f'env_cfg.num_threads must be a positive int or '
-                         f'None, got {num_threads!r}')
-    if 'OMP_NUM_THREADS' not in os.environ:
-        torch.set_num_threads(num_threads)
-
-
 def main() -> None:
     """Build the Runner from the config and train."""
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    setup_num_threads(cfg)
     setup_cpu_distributed(cfg, args.launcher)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
@@ -161,7 +129,9 @@ def report_final_metrics(runner: Runner) -> None:
 
     mAP, rank1 = last('mAP'), last('R1')
     if runner.rank == 0 and mAP is not None and rank1 is not None:
-        print(f'Final evaluation (epoch {runner.epoch}): '
+        where = f'epoch {runner.epoch}' if runner.epoch else \
+            f'iteration {runner.iter}'
+        print(f'Final evaluation ({where}): '
               f'mAP {mAP:.2f}  Rank-1 {rank1:.2f}')
 
 

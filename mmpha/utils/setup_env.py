@@ -1,6 +1,7 @@
 """Environment set-up: module registration and the default scope."""
 import datetime
 import warnings
+from typing import Optional
 
 from mmengine import DefaultScope
 
@@ -70,3 +71,38 @@ def setup_num_threads(cfg) -> None:
                          f'None, got {num_threads!r}')
     if 'OMP_NUM_THREADS' not in os.environ:
         torch.set_num_threads(num_threads)
+
+
+def apply_run_options(cfg,
+                      config_path: str,
+                      cfg_options: Optional[dict] = None,
+                      launcher: str = 'none',
+                      work_dir: Optional[str] = None):
+    """Apply the options every mmpha tool shares to a loaded config.
+
+    Args:
+        cfg (Config): The config loaded from ``config_path``; changed in
+            place.
+        config_path (str): Path of the config file, which names the default
+            work dir.
+        cfg_options (dict, optional): ``--cfg-options`` overrides (dotted
+            keys). Defaults to None.
+        launcher (str): The job launcher. Defaults to ``'none'``.
+        work_dir (str, optional): ``--work-dir``; it wins over the config's
+            ``work_dir``, which wins over ``./work_dirs/<config name>``.
+            Defaults to None.
+
+    Returns:
+        Config: ``cfg``.
+    """
+    import os.path as osp
+    if cfg_options is not None:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
+    setup_num_threads(cfg)
+    return cfg

@@ -1,5 +1,4 @@
-"""``env_cfg.num_threads`` of tools/train.py."""
-import importlib.util
+"""``env_cfg.num_threads``, applied by tools/train.py and tools/test.py."""
 import os.path as osp
 
 import pytest
@@ -8,12 +7,9 @@ from mmengine.config import Config
 
 
 @pytest.fixture
-def train_tool(repo_root):
-    spec = importlib.util.spec_from_file_location(
-        'mmpha_train_tool', osp.join(repo_root, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def train_tool():
+    import mmpha.utils
+    return mmpha.utils
 
 
 @pytest.fixture
