@@ -17,7 +17,7 @@ model = dict(
     head=dict(num_classes=75))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReIDImage'),
     # mmcv's Resize takes scale=(w, h).
     dict(type='Resize', scale=(64, 128), interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
