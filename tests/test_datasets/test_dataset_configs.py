@@ -90,8 +90,8 @@ def test_config_structure(name):
     assert pre.to_rgb and pre.mean.flatten().tolist() == [127.5] * 3
     train_types = [t['type'] for t in cfg.train_pipeline]
     assert train_types == [
-        'LoadReIDImage', 'Resize', 'RandomFlip', 'RandomCrop',
-        'RandomErasing', 'PackReIDInputs'
+        'LoadReIDImage', 'Resize', 'RandomFlip', 'RandomCrop', 'RandomErasing',
+        'PackReIDInputs'
     ]
     erasing = cfg.train_pipeline[4]
     assert erasing.mode == 'rand' and erasing.erase_prob == 0.5
