@@ -4,6 +4,7 @@ Imported by the ``conftest.py`` of the test folders that need them; the
 fixtures are session-scoped, so the data and checkpoints are made once.
 """
 import os.path as osp
+import uuid
 
 import pytest
 import torch
@@ -59,6 +60,9 @@ def tiny_config(repo_root: str, rel_path: str, data_root: str,
         _patch_datasets(cfg[key], data_root)
     cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.work_dir = work_dir
+    # A unique name: runners started within one second would otherwise
+    # share MMEngine's logger and visualizer instances.
+    cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:12]}'
     return cfg
 
 

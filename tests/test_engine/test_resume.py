@@ -2,6 +2,7 @@
 message-hub state, through mmpha's weights-only checkpoint loader."""
 import copy
 import os.path as osp
+import uuid
 
 import torch
 from mmengine.model import BaseModel
@@ -77,6 +78,8 @@ def _cfg(work_dir, max_epochs=4):
             logger=dict(type='LoggerHook', interval=1)),
         randomness=dict(seed=7),
         default_scope='mmpha',
+        # unique: runners built within one second share logger/visualizer
+        experiment_name=f'resume_{uuid.uuid4().hex[:12]}',
         log_level='WARNING')
 
 

@@ -12,6 +12,7 @@ import copy
 import glob
 import json
 import os.path as osp
+import uuid
 from typing import Optional
 
 from mmengine.config import Config
@@ -160,6 +161,10 @@ def tiny_cfg(repo_root: str,
             convert_to_iter_based=True)
     ]
     cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
+    # MMEngine names a run's logger and visualizer after the experiment and
+    # the second it started; two runners built within one second would
+    # share them (and one run's log would land in the other's work dir).
+    cfg.experiment_name = f'tiny_{uuid.uuid4().hex[:12]}'
     return cfg
 
 
