@@ -2,6 +2,7 @@
 import copy
 import glob
 import os.path as osp
+import uuid
 
 import pytest
 import torch
@@ -240,6 +241,8 @@ def _probe_cfg(work_dir, max_epochs):
         train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
         default_scope='mmpha',
+        # unique: runners built within one second share logger/visualizer
+        experiment_name=f'pha_probe_{uuid.uuid4().hex[:12]}',
         log_level='WARNING')
 
 
