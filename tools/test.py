@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 # mmpha first: version checks and the weights-only checkpoint loader.
 import mmpha  # noqa: F401,I001
 from mmpha.utils import (apply_run_options, register_all_modules,
-                         setup_cpu_distributed)
+                         setup_cpu_distributed, teardown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -83,6 +83,7 @@ def main() -> None:
     if args.out is not None and runner.rank == 0:
         from mmpha.evaluation import append_metrics_to_dump
         append_metrics_to_dump(args.out, metrics)
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -16,7 +16,8 @@ from mmengine.runner import Runner
 # versions of the OpenMMLab stack and installs the checkpoint loader.
 import mmpha  # noqa: F401,I001
 from mmpha.utils import (apply_run_options, check_pk_batch,
-                         register_all_modules, setup_cpu_distributed)
+                         register_all_modules, setup_cpu_distributed,
+                         teardown_distributed)
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,6 +116,7 @@ def main() -> None:
         runner = RUNNERS.build(cfg)
     runner.train()
     report_final_metrics(runner)
+    teardown_distributed()
 
 
 def report_final_metrics(runner: Runner) -> None:

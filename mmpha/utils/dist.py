@@ -54,3 +54,16 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def teardown_distributed() -> None:
+    """Wait for every rank, then destroy the default process group.
+
+    Without this a rank may leave the interpreter while the gloo transport
+    threads of another are still talking to it, and the C++ runtime aborts
+    (``terminate called without an active exception``) after a run that
+    otherwise succeeded. Does nothing outside a distributed run.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
