@@ -2,91 +2,35 @@
 # The train split is list_train + list_val (combine_train_val=True), as in
 # the TransReID and PHA releases.
 # Layout: docs/en/user_guides/dataset_prepare.md#msmt17
+# Pipelines, batch and loaders come from the Market-1501 config.
+_base_ = './market1501.py'
+
 dataset_type = 'MSMT17'
 data_root = 'data/MSMT17_V1'
 
-# P x K identities x images per batch. mmengine builds the sampler without the
-# dataloader's batch size: a leaf config that changes it restates both.
-batch_size = 64
-num_instances = 4
-
-data_preprocessor = dict(
-    type='ReIDDataPreprocessor',
-    mean=[127.5, 127.5, 127.5],
-    std=[127.5, 127.5, 127.5],
-    to_rgb=True)
-
-# The TransReID / PHA recipe at 256x128 (HxW).
-train_pipeline = [
-    dict(type='LoadReIDImage'),
-    # mmcv's Resize takes scale=(w, h).
-    dict(type='Resize', scale=(128, 256), interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    # Pad 10 on every side, then crop back: mmpretrain's RandomCrop takes
-    # crop_size=(h, w).
-    dict(type='RandomCrop', crop_size=(256, 128), padding=10, pad_val=0),
-    # Random-valued pixels: N(127.5, 127.5) is N(0, 1) after normalisation,
-    # as in TransReID's random erasing.
-    dict(
-        type='RandomErasing',
-        erase_prob=0.5,
-        min_area_ratio=0.02,
-        max_area_ratio=1 / 3,
-        aspect_range=(0.3, 1 / 0.3),
-        mode='rand',
-        fill_color=(127.5, 127.5, 127.5),
-        fill_std=(127.5, 127.5, 127.5)),
-    dict(type='PackReIDInputs'),
-]
-
-test_pipeline = [
-    dict(type='LoadReIDImage'),
-    dict(type='Resize', scale=(128, 256), interpolation='bicubic'),
-    dict(type='PackReIDInputs'),
-]
-
 train_dataloader = dict(
-    batch_size=batch_size,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(
-        type='PKSampler', batch_size=batch_size, num_instances=num_instances),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
         version='v1',
-        combine_train_val=True,
-        split='train',
-        pipeline=train_pipeline))
+        combine_train_val=True))
 
-# Query then gallery in one dataloader; the metric splits them by is_query.
+# A list replaces its base list whole, so both splits are restated.
 val_dataloader = dict(
-    batch_size=128,
-    num_workers=8,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type='ConcatDataset',
-        datasets=[
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                version='v1',
-                combine_train_val=True,
-                split='query',
-                pipeline=test_pipeline),
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                version='v1',
-                combine_train_val=True,
-                split='gallery',
-                pipeline=test_pipeline),
-        ],
-        ignore_keys=[
-            'split', 'num_classes', 'num_cameras', 'num_views', 'num_images'
-        ]))
+    dataset=dict(datasets=[
+        dict(
+            type=dataset_type,
+            data_root=data_root,
+            version='v1',
+            combine_train_val=True,
+            split='query',
+            pipeline={{_base_.test_pipeline}}),
+        dict(
+            type=dataset_type,
+            data_root=data_root,
+            version='v1',
+            combine_train_val=True,
+            split='gallery',
+            pipeline={{_base_.test_pipeline}}),
+    ]))
 test_dataloader = val_dataloader
-
-val_evaluator = dict(type='ReIDMetric')
-test_evaluator = val_evaluator
