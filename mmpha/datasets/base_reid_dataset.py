@@ -1,6 +1,7 @@
 """The base class of every mmpha re-ID dataset."""
 import os
 import os.path as osp
+import stat
 from typing import (Callable, List, Literal, Mapping, NamedTuple, Optional,
                     Sequence, Tuple, Union)
 
@@ -44,23 +45,85 @@ def check_dir(path: str, layout: str, what: str = 'folder') -> None:
         what (str): What the folder is, for the message. Defaults to
             ``'folder'``.
     """
-    if not osp.isdir(path):
-        raise FileNotFoundError(
-            f'The {what} "{path}" does not exist. Expected layout: {layout}')
+    if osp.isdir(path):
+        return
+    state = ('is not a folder' if osp.lexists(path) else 'does not exist')
+    raise FileNotFoundError(
+        f'The {what} "{path}" {state}. Expected layout: {layout}')
+
+
+#: ``stat`` mode tests and the name of each kind of file, for messages.
+_FILE_KINDS: Tuple[Tuple[Callable[[int], bool], str], ...] = (
+    (stat.S_ISREG, 'regular file'),
+    (stat.S_ISDIR, 'directory'),
+    (stat.S_ISFIFO, 'FIFO (named pipe)'),
+    (stat.S_ISCHR, 'character device'),
+    (stat.S_ISBLK, 'block device'),
+    (stat.S_ISSOCK, 'socket'),
+)
+
+
+def file_kind(mode: int) -> str:
+    """Name the kind of file of an ``os.stat`` mode, for messages.
+
+    Args:
+        mode (int): ``st_mode`` of :func:`os.stat`.
+
+    Returns:
+        str: ``'regular file'``, ``'directory'``, ``'FIFO (named pipe)'``,
+        ``'character device'``, ``'block device'``, ``'socket'`` or
+        ``'special file'``.
+    """
+    for test, kind in _FILE_KINDS:
+        if test(mode):
+            return kind
+    return 'special file'
 
 
 def check_file(path: str, layout: str, what: str = 'file') -> None:
-    """Raise ``FileNotFoundError`` when ``path`` is not a file.
+    """Raise unless ``path`` is a regular file (symbolic links followed).
+
+    The check uses :func:`os.stat` only, so a FIFO or a device is refused
+    without being opened (opening a FIFO would block).
 
     Args:
         path (str): The file that must exist.
         layout (str): Description of the expected layout.
         what (str): What the file is, for the message. Defaults to
             ``'file'``.
+
+    Raises:
+        FileNotFoundError: When ``path`` does not exist.
+        ValueError: When it is a directory, FIFO, device or socket.
     """
-    if not osp.isfile(path):
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
         raise FileNotFoundError(
-            f'The {what} "{path}" does not exist. Expected layout: {layout}')
+            f'The {what} "{path}" does not exist. Expected layout: {layout}'
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise ValueError(f'The {what} "{path}" is a {file_kind(mode)}, not a '
+                         f'regular file. Expected layout: {layout}')
+
+
+def is_within(path: str, root: str) -> bool:
+    """Say whether ``path`` is ``root`` or lies below it.
+
+    Both paths are compared as given: resolve them first (e.g. with
+    :func:`os.path.realpath`) to follow ``..`` and symbolic links.
+
+    Args:
+        path (str): An absolute path.
+        root (str): An absolute folder.
+
+    Returns:
+        bool: True when ``path`` is inside ``root``.
+    """
+    try:
+        return osp.commonpath([path, root]) == root
+    except ValueError:  # different drives on Windows
+        return False
 
 
 def list_images(folder: str,
@@ -76,7 +139,9 @@ def list_images(folder: str,
             False.
 
     Returns:
-        list[str]: Paths relative to ``folder``, with ``/`` separators.
+        list[str]: Paths relative to ``folder``, with ``/`` separators. Only
+        regular files (or symbolic links to them) are listed: FIFOs, devices
+        and sockets are skipped.
     """
     suffixes = tuple(s.lower() for s in suffixes)
     found = []
@@ -85,7 +150,10 @@ def list_images(folder: str,
             dirs.sort()
             rel_root = osp.relpath(root, folder)
             for name in files:
-                if name.lower().endswith(suffixes):
+                # os.walk lists FIFOs and devices among the files; reading
+                # one would block or never end.
+                if name.lower().endswith(suffixes) and osp.isfile(
+                        osp.join(root, name)):
                     rel = name if rel_root == '.' else osp.join(rel_root, name)
                     found.append(rel.replace(os.sep, '/'))
     else:

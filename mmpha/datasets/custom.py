@@ -1,12 +1,15 @@
 """Datasets for custom data: list files, or folders with parsable names."""
+import codecs
+import os
 import os.path as osp
 import re
+import stat
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from mmpha.registry import DATASETS
 from .base_reid_dataset import (IMG_SUFFIXES, BaseReIDDataset, RawRecord,
                                 SplitType, check_dir, check_file, check_split,
-                                list_images)
+                                file_kind, is_within, list_images)
 
 #: The folders of the Market-1501 layout, shared by several datasets.
 MARKET_SPLIT_DIRS: Dict[str, str] = dict(
@@ -30,6 +33,13 @@ class ReIDListDataset(BaseReIDDataset):
         ├── query.txt
         └── gallery.txt
 
+    A list file is data, not configuration, so its entries are checked
+    (see :func:`check_list_entry`): each must resolve, after ``..``,
+    absolute paths and symbolic links, inside ``data_root`` or the image
+    folder, unless ``allow_outside_root=True``; directories, FIFOs and
+    devices are refused. The file is read as UTF-8 (a byte-order mark is
+    ignored); another encoding is an error naming the line.
+
     Args:
         data_root (str): Root folder of the dataset.
         ann_file (str): The list file of this split, relative to
@@ -51,6 +61,9 @@ class ReIDListDataset(BaseReIDDataset):
             Defaults to ``()``.
         pid_range (tuple[int, int | None]): Valid raw ids. Defaults to
             ``(0, None)``.
+        allow_outside_root (bool): Accept list entries that resolve
+            outside ``data_root`` and ``data_root/data_prefix``. Defaults
+            to False.
         **kwargs: ``pipeline``, ``test_mode``, ``lazy_init``,
             ``serialize_data``, ``max_refetch``, ``metainfo`` of
             :class:`BaseReIDDataset`.
@@ -71,12 +84,17 @@ class ReIDListDataset(BaseReIDDataset):
                  junk_pids: Sequence[int] = (),
                  distractor_pids: Sequence[int] = (),
                  pid_range: Tuple[int, Optional[int]] = (0, None),
+                 allow_outside_root: bool = False,
                  **kwargs) -> None:
         if not isinstance(ann_file, str) or not ann_file:
             raise TypeError('ann_file must be a non-empty str, got '
                             f'{ann_file!r}.')
         if not isinstance(data_prefix, str):
             raise TypeError(f'data_prefix must be a str, got {data_prefix!r}.')
+        if not isinstance(allow_outside_root, bool):
+            raise TypeError('allow_outside_root must be a bool, got '
+                            f'{allow_outside_root!r}.')
+        self.allow_outside_root = allow_outside_root
         self.list_file = osp.join(str(data_root), ann_file)
         self.img_dir = osp.join(str(data_root), data_prefix)
         super().__init__(
@@ -103,15 +121,81 @@ class ReIDListDataset(BaseReIDDataset):
         """
         check_dir(self.data_root, self.layout(), 'dataset root')
         check_file(self.list_file, self.layout(), f'{self.split} list file')
-        return parse_list_file(self.list_file, self.img_dir, self.view_base)
+        return parse_list_file(
+            self.list_file,
+            self.img_dir,
+            self.view_base,
+            data_root=self.data_root,
+            allow_outside_root=self.allow_outside_root)
+
+
+def _decode_line(raw: bytes, lineno: int, list_file: str) -> str:
+    """Decode one line of a list file as UTF-8 (a leading BOM removed)."""
+    if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode('utf-8')
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f'Line {lineno} of {list_file} is not valid UTF-8 (byte '
+            f'0x{raw[e.start]:02x} at byte {e.start + 1} of the line): '
+            'save the list file as UTF-8.') from None
+
+
+def check_list_entry(path: str,
+                     roots: Sequence[str],
+                     where: str,
+                     allow_outside_root: bool = False) -> None:
+    """Refuse a list-file entry that escapes the dataset or is no file.
+
+    The entry is resolved with :func:`os.path.realpath` (``..``, absolute
+    paths and symbolic links followed) and must lie inside one of
+    ``roots``, themselves resolved, unless ``allow_outside_root``. It is
+    then checked with :func:`os.stat` only (never opened): a directory,
+    FIFO, device or socket is refused. A missing file passes, so that the
+    image loader reports it (or skips it) like any other unreadable image.
+
+    Args:
+        path (str): The image path of the entry (folder joined).
+        roots (Sequence[str]): The folders the entry may resolve into.
+        where (str): ``'Line N of FILE'``, quoted in the messages.
+        allow_outside_root (bool): Skip the containment check. Defaults to
+            False.
+
+    Raises:
+        ValueError: When the entry resolves outside every root, or is not
+            a regular file.
+    """
+    real = osp.realpath(path)
+    if not allow_outside_root:
+        real_roots = [osp.realpath(r) for r in roots]
+        if not any(is_within(real, r) for r in real_roots):
+            raise ValueError(
+                f'{where}: "{path}" resolves to "{real}", outside the '
+                f'dataset root {" and ".join(map(repr, real_roots))}. Set '
+                'allow_outside_root=True in the dataset config to read '
+                'images outside it.')
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        raise ValueError(f'{where}: "{path}" is a {file_kind(mode)}, not a '
+                         'regular image file.')
 
 
 def parse_list_file(list_file: str,
                     img_dir: str,
                     default_view: int = 0,
-                    cam_from_name: Optional[Callable[[str], int]] = None
-                    ) -> List[RawRecord]:
+                    cam_from_name: Optional[Callable[[str], int]] = None,
+                    data_root: Optional[str] = None,
+                    allow_outside_root: bool = False) -> List[RawRecord]:
     """Parse ``path pid camid [viewid]`` lines (or ``path pid``).
+
+    The file is read as UTF-8; a leading byte-order mark is ignored. Every
+    entry is checked by :func:`check_list_entry`: it must resolve inside
+    ``img_dir`` or ``data_root`` and must not be a directory, FIFO or
+    device.
 
     Args:
         list_file (str): The list file.
@@ -121,20 +205,28 @@ def parse_list_file(list_file: str,
         cam_from_name (Callable[[str], int], optional): When given, lines
             are ``path pid`` and the camera is ``cam_from_name(path)``
             (which raises ``ValueError`` for a bad name). Defaults to None.
+        data_root (str, optional): The dataset root; entries may resolve
+            inside it as well as inside ``img_dir``. Defaults to None.
+        allow_outside_root (bool): Accept entries that resolve outside
+            ``img_dir`` and ``data_root``. Defaults to False.
 
     Returns:
         list[RawRecord]: One record a line.
 
     Raises:
-        ValueError: For a malformed line; the message names the file, the
-            line number and the expected format.
+        ValueError: For a malformed line, a line that is not UTF-8, or an
+            entry refused by :func:`check_list_entry`; the message names
+            the file, the line number and what was expected.
     """
     expected = '"path pid"' if cam_from_name else '"path pid camid [viewid]"'
     num_fields = (2, ) if cam_from_name else (3, 4)
+    roots = [img_dir] + ([data_root] if data_root is not None else [])
     records = []
-    with open(list_file, encoding='utf-8') as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
+    # Binary lines, decoded one by one, so that a decoding error names its
+    # line; a text-mode reader fails on a whole buffer.
+    with open(list_file, 'rb') as f:
+        for lineno, raw in enumerate(f, 1):
+            line = _decode_line(raw, lineno, list_file).strip()
             if not line or line.startswith('#'):
                 continue
             fields = line.split()
@@ -158,9 +250,10 @@ def parse_list_file(list_file: str,
                 except ValueError as e:
                     raise ValueError(
                         f'Line {lineno} of {list_file}: {e}') from None
-            records.append(
-                RawRecord(
-                    osp.join(img_dir, fields[0]), pid, cam, view, source))
+            img_path = osp.join(img_dir, fields[0])
+            check_list_entry(img_path, roots, f'Line {lineno} of {list_file}',
+                             allow_outside_root)
+            records.append(RawRecord(img_path, pid, cam, view, source))
     return records
 
 

@@ -73,6 +73,9 @@ class MSMT17(BaseReIDDataset):
             ``list_val.txt``. Defaults to True.
         num_cameras (int, optional): Overrides the 15 cameras of the
             layout. Defaults to 15.
+        allow_outside_root (bool): Accept list entries that resolve outside
+            ``data_root`` and the image folder (checked as for
+            :class:`~mmpha.datasets.ReIDListDataset`). Defaults to False.
         **kwargs: ``pipeline``, ``test_mode``, ``lazy_init``,
             ``serialize_data``, ``max_refetch``, ``metainfo`` of
             :class:`BaseReIDDataset`.
@@ -84,6 +87,7 @@ class MSMT17(BaseReIDDataset):
                  version: Literal['v1', 'v2'] = 'v1',
                  combine_train_val: bool = True,
                  num_cameras: Optional[int] = 15,
+                 allow_outside_root: bool = False,
                  **kwargs) -> None:
         if version not in VERSIONS:
             raise ValueError(
@@ -91,7 +95,11 @@ class MSMT17(BaseReIDDataset):
         if not isinstance(combine_train_val, bool):
             raise TypeError('combine_train_val must be a bool, got '
                             f'{combine_train_val!r}.')
+        if not isinstance(allow_outside_root, bool):
+            raise TypeError('allow_outside_root must be a bool, got '
+                            f'{allow_outside_root!r}.')
         self.version = version
+        self.allow_outside_root = allow_outside_root
         self.combine_train_val = combine_train_val
         super().__init__(
             data_root=data_root,
@@ -151,7 +159,11 @@ class MSMT17(BaseReIDDataset):
         for list_file in self._list_files():
             check_file(list_file, layout, f'{self.split} list file')
             records += parse_list_file(
-                list_file, img_dir, cam_from_name=msmt17_camera)
+                list_file,
+                img_dir,
+                cam_from_name=msmt17_camera,
+                data_root=self.data_root,
+                allow_outside_root=self.allow_outside_root)
         return records
 
     def extra_repr(self) -> List[str]:

@@ -1,4 +1,4 @@
-"""SynthReID, the procedural dataset that mmpha generates on first use."""
+"""SynthReID, the procedural dataset that mmpha generates when asked."""
 import os.path as osp
 from typing import List, Optional
 
@@ -9,12 +9,15 @@ from .custom import MARKET_PATTERN, MARKET_SPLIT_DIRS, ReIDFolderDataset
 
 @DATASETS.register_module()
 class SynthReID(ReIDFolderDataset):
-    """SynthReID: generated under ``data_root`` the first time it is loaded.
+    """SynthReID: read from ``data_root``, generated there when asked.
 
     The images are drawn by :mod:`mmpha.datasets.synthreid_generator` from
     ``seed`` and ``spec`` and written in the Market-1501 layout with a
     ``meta.json``; later loads reuse them (after checking that seed, spec
-    and generator version match). The default spec gives 75 training
+    and generator version match). A missing ``data_root`` is generated only
+    with ``auto_generate=True``, which the shipped configs set; without it
+    a missing (e.g. misspelled) ``data_root`` is a ``FileNotFoundError``
+    naming the path, never a new folder. The default spec gives 75 training
     identities (1,200 images), 300 query and 1,050 gallery images (75
     identities and 150 distractors of id 0), 6 cameras, 256 x 128 pixels.
     See ``docs/en/user_guides/dataset_prepare.md`` for what the images show.
@@ -29,8 +32,10 @@ class SynthReID(ReIDFolderDataset):
             :class:`~mmpha.datasets.synthreid_generator.SynthReIDSpec`
             (``num_ids``, ``num_train_ids``, ``num_cameras``, ...). None
             uses the defaults. Defaults to None.
-        auto_generate (bool): Generate when ``data_root`` is missing; False
-            raises ``FileNotFoundError`` then. Defaults to True.
+        auto_generate (bool): Generate the dataset into ``data_root`` when
+            it is missing (or was made by an older generator). False raises
+            ``FileNotFoundError`` naming the path instead. Defaults to
+            False.
         nproc (int): Worker processes of the generation. Defaults to 1.
         **kwargs: ``pipeline``, ``test_mode``, ``lazy_init``,
             ``serialize_data``, ``max_refetch``, ``metainfo`` of
@@ -45,7 +50,7 @@ class SynthReID(ReIDFolderDataset):
                  split: SplitType = 'train',
                  seed: int = 0,
                  spec: Optional[dict] = None,
-                 auto_generate: bool = True,
+                 auto_generate: bool = False,
                  nproc: int = 1,
                  **kwargs) -> None:
         # Imported here so that ``python -m mmpha.datasets.
@@ -61,6 +66,9 @@ class SynthReID(ReIDFolderDataset):
                 f'{sorted(SynthReIDSpec.__dataclass_fields__)}.')
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f'seed must be a non-negative int, got {seed!r}.')
+        if not isinstance(auto_generate, bool):
+            raise TypeError('auto_generate must be a bool, got '
+                            f'{auto_generate!r}.')
         self.seed = seed
         self.spec = SynthReIDSpec(**(spec or {}))
         self.auto_generate = auto_generate
@@ -90,7 +98,8 @@ class SynthReID(ReIDFolderDataset):
             self.seed,
             self.spec,
             auto_generate=self.auto_generate,
-            nproc=self.nproc)
+            nproc=self.nproc,
+            layout=self.LAYOUT)
         return super().load_records()
 
     def extra_repr(self) -> List[str]:

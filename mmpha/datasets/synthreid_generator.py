@@ -879,7 +879,8 @@ def ensure_synthreid(data_root: str,
                      seed: int = 0,
                      spec: Optional[SynthReIDSpec] = None,
                      auto_generate: bool = True,
-                     nproc: int = 1) -> dict:
+                     nproc: int = 1,
+                     layout: Optional[str] = None) -> dict:
     """Return the SynthReID at ``data_root``, generating it if needed.
 
     Generation goes into a temporary sibling folder that is renamed to
@@ -896,8 +897,12 @@ def ensure_synthreid(data_root: str,
         spec (SynthReIDSpec, optional): Sizes. Defaults to
             ``SynthReIDSpec()``.
         auto_generate (bool): Generate when missing; False raises
-            ``FileNotFoundError`` instead. Defaults to True.
+            ``FileNotFoundError`` naming ``data_root`` instead. Defaults to
+            True (the command line); the dataset class passes its own
+            ``auto_generate``, False unless a config asks.
         nproc (int): Worker processes for the generation. Defaults to 1.
+        layout (str, optional): The expected layout, quoted in the
+            ``FileNotFoundError``. Defaults to None.
 
     Returns:
         dict: The content of ``meta.json``.
@@ -928,12 +933,21 @@ def ensure_synthreid(data_root: str,
     if status == 'ok':
         return meta
     if not auto_generate:
-        what = ('was made by another version of the generator'
-                if status == 'stale' else 'does not exist')
+        if status == 'stale':
+            what = 'was made by another version of the generator'
+        elif osp.isdir(root):
+            what = 'is an empty folder'
+        elif osp.lexists(root):
+            what = 'is not a folder'
+        else:
+            what = 'does not exist'
+        expected = f' Expected layout: {layout}.' if layout else ''
         raise FileNotFoundError(
-            f'The SynthReID dataset at "{root}" {what}. Generate it with: '
-            f'python -m mmpha.datasets.synthreid_generator --out {data_root} '
-            f'--seed {seed}')
+            f'The SynthReID dataset "{data_root}" ({root}) {what}.'
+            f'{expected} Check data_root; to generate the dataset there, set '
+            'auto_generate=True in the dataset config, or run: python -m '
+            f'mmpha.datasets.synthreid_generator --out {data_root} --seed '
+            f'{seed}')
     parent = osp.dirname(root)
     os.makedirs(parent, exist_ok=True)
     name = osp.basename(root)

@@ -1,5 +1,7 @@
 # SynthReID: the procedural dataset generated on first use under data_root
 # (about 30 s on 2 CPU cores; see docs/en/user_guides/dataset_prepare.md).
+# Each dataset asks for generation explicitly (auto_generate=True): without
+# it, a data_root that does not exist is an error, not a new dataset.
 # 75 training ids (num_classes=75), 6 cameras (camera_num=6), no views.
 #
 # The CPU default: images are stored at 256x128 but fed at 128x64 (HxW), so
@@ -56,6 +58,7 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
+        auto_generate=True,
         split='train',
         pipeline=train_pipeline))
 
@@ -71,11 +74,13 @@ val_dataloader = dict(
             dict(
                 type=dataset_type,
                 data_root=data_root,
+                auto_generate=True,
                 split='query',
                 pipeline=test_pipeline),
             dict(
                 type=dataset_type,
                 data_root=data_root,
+                auto_generate=True,
                 split='gallery',
                 pipeline=test_pipeline),
         ],

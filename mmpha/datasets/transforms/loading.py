@@ -1,18 +1,58 @@
 """Image loading that names the file it failed on, or skips it on request."""
+import io
 import logging
+import os
+import stat
 import threading
-from typing import ClassVar, Literal, Optional, Tuple
+import warnings
+from typing import ClassVar, Literal, Optional, Tuple, Union
 
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine import fileio
 from mmengine.logging import print_log
+from PIL import Image
 
 from mmpha.registry import TRANSFORMS
+from ..base_reid_dataset import file_kind
 
 OnError = Literal['raise', 'skip']
 ON_ERROR_CHOICES: Tuple[str, ...] = ('raise', 'skip')
+#: ``max_pixels`` value that means "Pillow's decompression-bomb warning
+#: limit", ``PIL.Image.MAX_IMAGE_PIXELS``, read each time an image is
+#: loaded.
+PILLOW_LIMIT = 'pillow'
+
+
+def read_image_size(content: bytes) -> Optional[Tuple[int, int]]:
+    """Read the size that an image's header declares, without decoding it.
+
+    ``PIL.Image.open`` parses only the header; the pixel data is never
+    read.
+
+    Args:
+        content (bytes): The bytes of an image file.
+
+    Returns:
+        tuple[int, int] | None: ``(width, height)``, or None when Pillow
+        does not recognise the header (the decoder then reports the file).
+
+    Raises:
+        PIL.Image.DecompressionBombError: When the header declares more
+            than twice ``PIL.Image.MAX_IMAGE_PIXELS``: Pillow refuses to
+            return such an image even unread.
+    """
+    with warnings.catch_warnings():
+        # The caller compares the size with its own limit.
+        warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(content)) as img:
+                return img.size
+        except Image.DecompressionBombError:
+            raise
+        except Exception:
+            return None
 
 
 @TRANSFORMS.register_module()
@@ -22,6 +62,12 @@ class LoadReIDImage(BaseTransform):
     Like mmcv's ``LoadImageFromFile``, but a file that is missing, empty,
     truncated beyond decoding or not an image is never passed on silently and
     never stops a run with an anonymous ``AssertionError``:
+
+    An image whose header declares more than ``max_pixels`` pixels (width
+    times height) is refused before it is decoded, so that a small file
+    that would decode to gigabytes (a decompression bomb) costs nothing.
+    A local path that is a directory, FIFO or device is refused from
+    ``os.stat`` without being opened (reading a FIFO would block).
 
     - ``on_error='raise'`` (default) raises :class:`OSError` whose message
       names the file and the reason;
@@ -51,6 +97,14 @@ class LoadReIDImage(BaseTransform):
             :func:`mmcv.imfrombytes`. Defaults to ``'cv2'``.
         backend_args (dict, optional): File backend arguments for
             :func:`mmengine.fileio.get`. Defaults to None (local files).
+        max_pixels (int | str | None): The largest ``width * height``
+            accepted, checked from the header before decoding. ``'pillow'``
+            uses ``PIL.Image.MAX_IMAGE_PIXELS`` (Pillow's decompression-bomb
+            warning limit, 89,478,485 by default), read at each call so
+            that a change of it applies; None disables the check. Pillow
+            refuses to read the header of an image over twice its own
+            limit, so a ``max_pixels`` above that also needs a larger
+            ``PIL.Image.MAX_IMAGE_PIXELS``. Defaults to ``'pillow'``.
     """
 
     #: Number of images this process has skipped since start-up (or since
@@ -63,7 +117,9 @@ class LoadReIDImage(BaseTransform):
                  to_float32: bool = False,
                  color_type: str = 'color',
                  imdecode_backend: str = 'cv2',
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 max_pixels: Union[int, Literal['pillow'],
+                                   None] = PILLOW_LIMIT) -> None:
         if on_error not in ON_ERROR_CHOICES:
             raise ValueError(f'on_error must be one of {ON_ERROR_CHOICES}, '
                              f'got {on_error!r}')
@@ -72,6 +128,12 @@ class LoadReIDImage(BaseTransform):
         if backend_args is not None and not isinstance(backend_args, dict):
             raise TypeError(
                 f'backend_args must be a dict or None, got {backend_args!r}')
+        if max_pixels is not None and max_pixels != PILLOW_LIMIT and (
+                isinstance(max_pixels, bool)
+                or not isinstance(max_pixels, int) or max_pixels < 1):
+            raise ValueError('max_pixels must be a positive int, '
+                             f'{PILLOW_LIMIT!r} or None, got {max_pixels!r}')
+        self.max_pixels = max_pixels
         self.on_error = on_error
         self.to_float32 = to_float32
         self.color_type = color_type
@@ -85,8 +147,46 @@ class LoadReIDImage(BaseTransform):
         with cls._lock:
             cls.num_skipped = 0
 
+    def pixel_limit(self) -> Optional[int]:
+        """Return the pixel limit in force now.
+
+        Returns:
+            int | None: ``max_pixels``, or ``PIL.Image.MAX_IMAGE_PIXELS``
+            for ``'pillow'``; None when there is no limit.
+        """
+        if self.max_pixels == PILLOW_LIMIT:
+            return Image.MAX_IMAGE_PIXELS
+        return self.max_pixels
+
+    def _check_regular_file(self, filename: str) -> None:
+        """Refuse a local path that is not a regular file, without opening
+        it."""
+        backend = fileio.get_file_backend(
+            filename, backend_args=self.backend_args)
+        if not isinstance(backend, fileio.LocalBackend):
+            return
+        try:
+            mode = os.stat(filename).st_mode
+        except OSError as err:
+            raise OSError(f'cannot read image file "{filename}": '
+                          f'{type(err).__name__}: {err}') from err
+        if not stat.S_ISREG(mode):
+            raise OSError(f'refused image file "{filename}": it is a '
+                          f'{file_kind(mode)}, not a regular file')
+
+    def _check_size(self, filename: str, width: int, height: int,
+                    limit: Optional[int], when: str) -> None:
+        """Raise ``OSError`` when ``width * height`` exceeds ``limit``."""
+        if limit is not None and width * height > limit:
+            raise OSError(
+                f'refused image file "{filename}": {when} {width} x {height} '
+                f'= {width * height} pixels, over the limit of {limit} '
+                f'(max_pixels={self.max_pixels!r}; raise it, or set None, '
+                'to accept larger images)')
+
     def _read(self, filename: str) -> np.ndarray:
         """Read and decode one file, raising ``OSError`` on any failure."""
+        self._check_regular_file(filename)
         try:
             content = fileio.get(filename, backend_args=self.backend_args)
         except Exception as err:
@@ -95,6 +195,18 @@ class LoadReIDImage(BaseTransform):
         if len(content) == 0:
             raise OSError(f'cannot decode image file "{filename}": '
                           'the file is empty')
+        limit = self.pixel_limit()
+        if limit is not None:
+            try:
+                size = read_image_size(content)
+            except Image.DecompressionBombError as err:
+                raise OSError(
+                    f'refused image file "{filename}" without decoding it: '
+                    f'{err} (the limit is {limit} pixels, '
+                    f'max_pixels={self.max_pixels!r})') from err
+            if size is not None:
+                self._check_size(filename, *size, limit,
+                                 'not decoded: its header declares')
         try:
             img = mmcv.imfrombytes(
                 content, flag=self.color_type, backend=self.imdecode_backend)
@@ -109,6 +221,10 @@ class LoadReIDImage(BaseTransform):
                           f'({len(content)} bytes) with the '
                           f'{self.imdecode_backend!r} backend: not an image '
                           'or corrupted')
+        # A header that Pillow does not read is checked once decoded (the
+        # decoder has its own, larger, limit).
+        self._check_size(filename, img.shape[1], img.shape[0], limit,
+                         'decoded to')
         return img
 
     def transform(self, results: dict) -> Optional[dict]:
@@ -158,4 +274,5 @@ class LoadReIDImage(BaseTransform):
                 f'to_float32={self.to_float32}, '
                 f'color_type={self.color_type!r}, '
                 f'imdecode_backend={self.imdecode_backend!r}, '
-                f'backend_args={self.backend_args})')
+                f'backend_args={self.backend_args}, '
+                f'max_pixels={self.max_pixels!r})')
