@@ -190,7 +190,8 @@ test_pipeline = [
     dict(type='Resize', scale=(${IMG_W}, ${IMG_H}), interpolation='bicubic'),
     dict(type='PackReIDInputs'),
 ]
-synth = dict(type='SynthReID', data_root='$REPO/data/synthreid', nproc=${NPROC})
+synth = dict(type='SynthReID', data_root='$REPO/data/synthreid', auto_generate=True,
+             nproc=${NPROC})
 train_dataloader = dict(
     batch_size=${TRAIN_BATCH},
     num_workers=${NPROC},
