@@ -56,8 +56,9 @@ class PHANeck(BaseModule):
             quantisation the coarsest LL. Defaults to 1.
         dwt_mode (str): DWT signal extension mode. Defaults to ``'zero'``.
         ranking (str): Patch ranking, ``'energy'`` (top-k patches by mean HF
-            energy over their pixels) or ``'release'`` (first-k HF-marked
-            patches in raster order, as in the paper's code). Defaults to
+            energy over their pixels, returned in raster order) or
+            ``'release'`` (the first k HF-marked patches in raster order,
+            then unmarked fillers, in the paper's code's order). Defaults to
             ``'energy'``.
         use_lf_drop (bool): Apply the low-frequency drop. When False ``x_hf``
             is the input itself (ablation). Defaults to True.
@@ -187,7 +188,11 @@ class PHANeck(BaseModule):
 
         Returns:
             tuple[Tensor, Tensor]: ``x_hf01`` ``(B, 3, H, W)`` in the unit
-            range and ``keep_idx`` ``(B, K)`` (long, raster order).
+            range and ``keep_idx`` ``(B, K)`` (long), in the order of
+            :func:`~mmpha.models.utils.select_hf_patches`: raster order for
+            ``'energy'``, the released code's order (marked patches, then
+            fillers) for ``'release'``. The contrastive loss pairs tokens
+            position by position, so the model keeps this order.
         """
         out = self.analyse(x01)
         return out['x_hf01'], out['keep_idx']

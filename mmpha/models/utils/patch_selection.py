@@ -94,7 +94,7 @@ def select_hf_patches(score_map: Tensor,
                       stride: IntPair,
                       keep_ratio: float = 0.4,
                       ranking: Ranking = 'energy') -> Tensor:
-    """Indices of the patches to keep for the HF token subsets.
+    """Indices of the patches to keep for the HF token subsets, in order.
 
     Two rankings are offered:
 
@@ -110,8 +110,22 @@ def select_hf_patches(score_map: Tensor,
       marked. When fewer than ``K`` are marked, the first unmarked patches in
       raster order fill the remainder.
 
-    ``K = floor(keep_ratio * N)`` (84 of 210), at least 1. The returned
-    indices of each sample are sorted in raster order.
+    ``K = floor(keep_ratio * N)`` (84 of 210), at least 1.
+
+    The order of the indices is part of the method, not a detail: the
+    patch-wise contrastive loss compares token ``t`` of one sample with
+    token ``t`` of every other sample of the batch, so the order decides
+    which patches are paired across samples.
+
+    - ``'energy'`` returns each sample's kept patches in raster order
+      (top-left to bottom-right). Token ``t`` of two samples then lies in
+      the same part of the body whenever their HF patches are spread alike,
+      and the order does not depend on how a top-k breaks ties between equal
+      scores, which differs between devices and torch versions.
+    - ``'release'`` returns the order of the released code: the marked
+      patches first, in raster order, then the unmarked filler patches, in
+      raster order. Sorting them into one raster order would pair other
+      patches for every sample with fillers.
 
     Args:
         score_map (Tensor): HF energy ``(B, h, w)`` (float) or HF region
@@ -126,7 +140,8 @@ def select_hf_patches(score_map: Tensor,
 
     Returns:
         Tensor: LongTensor of shape ``(B, K)`` with indices into the
-        ``N = Hp * Wp`` patch tokens (raster order, cls excluded).
+        ``N = Hp * Wp`` patch tokens (cls excluded), in the order described
+        above.
     """
     if ranking not in RANKINGS:
         raise ValueError(f'ranking must be one of {RANKINGS}, got {ranking!r}')
@@ -143,18 +158,18 @@ def select_hf_patches(score_map: Tensor,
     if ranking == 'energy':
         scores = patch_scores(score_map, img_size, patch_size, stride)
         keep = scores.reshape(batch, num_patches).topk(k, dim=1).indices
-    else:
-        if score_map.dtype != torch.bool:
-            raise TypeError("ranking='release' needs the bool HF region, "
-                            f'got a {score_map.dtype} map')
-        marked = F.interpolate(
-            score_map.unsqueeze(1).float(), size=grid,
-            mode='nearest').reshape(batch, num_patches) > 0
-        order = torch.arange(num_patches, device=score_map.device)
-        # Marked patches first, each group in raster order.
-        key = (~marked).long() * num_patches + order
-        keep = key.argsort(dim=1)[:, :k]
-    return keep.sort(dim=1).values
+        return keep.sort(dim=1).values
+    if score_map.dtype != torch.bool:
+        raise TypeError("ranking='release' needs the bool HF region, "
+                        f'got a {score_map.dtype} map')
+    marked = F.interpolate(
+        score_map.unsqueeze(1).float(), size=grid,
+        mode='nearest').reshape(batch, num_patches) > 0
+    order = torch.arange(num_patches, device=score_map.device)
+    # Marked patches first, then the fillers, each group in raster order;
+    # the keys are distinct, so the sort has no ties to break.
+    key = (~marked).long() * num_patches + order
+    return key.argsort(dim=1)[:, :k]
 
 
 def gather_tokens(tokens: Tensor, idx: Tensor) -> Tensor:

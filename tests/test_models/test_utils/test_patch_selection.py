@@ -86,7 +86,8 @@ def test_selection_shapes_for_any_size_stride_and_batch(
     k = max(1, int(0.4 * hp * wp + 1e-9))
     assert keep.shape == (batch, k) and keep.dtype == torch.int64
     assert keep.min() >= 0 and keep.max() < hp * wp
-    assert torch.equal(keep, keep.sort(dim=1).values)
+    if ranking == 'energy':
+        assert torch.equal(keep, keep.sort(dim=1).values)
     for row in keep:
         assert row.unique().numel() == k
 
@@ -106,8 +107,37 @@ def test_release_ranking_fills_with_unmarked_patches_in_raster_order():
     # Marks the nearest-neighbour samples of grid cells (20, 9) and (20, 8).
     region[:, 121:, 51:] = True
     keep = select_hf_patches(region, (256, 128), 16, 12, 0.4, 'release')
-    expected = sorted(list(range(82)) + [208, 209])
-    assert keep.tolist() == [expected]
+    # The two marked patches first, then 82 fillers in raster order.
+    assert keep.tolist() == [[208, 209] + list(range(82))]
+
+
+def _mark_cells(region, cells, grid, cell_size):
+    for idx in cells:
+        r, c = divmod(idx, grid[1])
+        region[r * cell_size:(r + 1) * cell_size,
+               c * cell_size:(c + 1) * cell_size] = True
+
+
+def test_orders_of_both_rankings_on_a_hand_worked_example():
+    # 64 x 48 image, patch 16, stride 16: a 4 x 3 grid; the DWT map is
+    # 32 x 24, so grid cell (r, c) is the 8 x 8 block at (8 r, 8 c).
+    grid = (4, 3)
+    region = torch.zeros(2, 32, 24, dtype=torch.bool)
+    _mark_cells(region[0], [10, 2, 7], grid, 8)  # 3 marked < K = 6
+    _mark_cells(region[1], [11, 9, 4, 1, 6, 3, 0, 8], grid, 8)  # 8 > K
+    keep = select_hf_patches(region, (64, 48), 16, 16, 0.5, 'release')
+    assert keep.tolist() == [
+        [2, 7, 10, 0, 1, 3],  # marked in raster order, then fillers
+        [0, 1, 3, 4, 6, 8],  # the first 6 marked ones; 9, 11 dropped
+    ]
+    # Energy ranking: cells 9, 1 and 5 carry the energies 3, 2 and 1; K = 3
+    # keeps them in raster order, not in score order.
+    energy = torch.zeros(1, 32, 24)
+    for idx, value in {9: 3.0, 1: 2.0, 5: 1.0}.items():
+        r, c = divmod(idx, 3)
+        energy[0, r * 8:(r + 1) * 8, c * 8:(c + 1) * 8] = value
+    keep = select_hf_patches(energy, (64, 48), 16, 16, 0.25, 'energy')
+    assert keep.tolist() == [[1, 5, 9]]  # score order would be 9, 1, 5
 
 
 def test_release_ranking_needs_a_region():
