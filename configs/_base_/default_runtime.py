@@ -5,8 +5,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # MMEngine's CheckpointHook with atomic writes, the pointer written after
+    # the checkpoint, old files removed last and no NaN weights on disk.
     checkpoint=dict(
-        type='CheckpointHook',
+        type='SafeCheckpointHook',
         interval=10,
         max_keep_ckpts=3,
         save_best='mAP',

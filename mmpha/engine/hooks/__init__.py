@@ -1,4 +1,5 @@
+from .checkpoint_hook import SafeCheckpointHook
 from .nan_guard_hook import NaNGuardHook
 from .rng_state_hook import RNGStateHook
 
-__all__ = ['NaNGuardHook', 'RNGStateHook']
+__all__ = ['NaNGuardHook', 'RNGStateHook', 'SafeCheckpointHook']

@@ -1,12 +1,12 @@
 """Stop a run at the first non-finite loss, naming the loss term."""
 import math
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.hooks import Hook
 
 from mmpha.registry import HOOKS
+from .checkpoint_hook import find_last_finite_checkpoint
 
 DATA_BATCH = Optional[Union[dict, tuple, list]]
 
@@ -20,14 +20,17 @@ class NaNGuardHook(Hook):
     this hook inspects the logged outputs of the model (the ``loss_*`` terms
     and their sum ``loss``) and raises :class:`RuntimeError` naming each
     non-finite term, its value, the epoch and iteration, and the last
-    checkpoint on disk.
+    checkpoint on disk whose weights are all finite (it is loaded and
+    checked; a checkpoint holding NaN is never named).
 
     The optimiser has already stepped when the hook runs, so the weights in
-    memory may hold NaN; the hook runs before :class:`CheckpointHook` (its
+    memory may hold NaN; the hook runs before the checkpoint hook (its
     priority is higher) and the run stops, so no checkpoint of those weights
     is written and the last one on disk is the last good state. Resume from
     it with ``--resume`` after fixing the cause (learning rate, loss weight,
-    data).
+    data). A step can also turn the weights non-finite while its loss was
+    still finite; :class:`SafeCheckpointHook` checks the weights themselves
+    and refuses to write them.
 
     In distributed training each rank checks its own terms; a rank that
     raises ends the job through the launcher.
@@ -77,23 +80,21 @@ class NaNGuardHook(Hook):
 
     @staticmethod
     def last_checkpoint(runner) -> Optional[str]:
-        """Path of the latest checkpoint written by the run, if any.
+        """The latest checkpoint of the run whose weights are all finite.
+
+        Candidates are the run's last checkpoint and the target of the work
+        dir's ``last_checkpoint`` pointer, then the other checkpoints of
+        their directories, newest first; each is loaded with the safe loader
+        and checked, so a checkpoint holding NaN is never named.
 
         Args:
             runner (Runner): The runner.
 
         Returns:
-            str | None: The path, or None when no checkpoint was saved yet.
+            str | None: Absolute path of the checkpoint, or None when no
+            checkpoint with finite weights exists.
         """
-        path = runner.message_hub.get_info('last_ckpt')
-        if path:
-            return path
-        record = osp.join(runner.work_dir, 'last_checkpoint')
-        if osp.isfile(record):
-            with open(record) as f:
-                path = f.read().strip()
-            return path or None
-        return None
+        return find_last_finite_checkpoint(runner)
 
     def after_train_iter(self,
                          runner,
@@ -120,8 +121,8 @@ class NaNGuardHook(Hook):
         terms = [item for item in bad if item[0] != 'loss'] or bad
         described = ', '.join(f'"{name}" = {value}' for name, value in terms)
         ckpt = self.last_checkpoint(runner)
-        where = (f'the last checkpoint is {ckpt}'
-                 if ckpt else 'no checkpoint has been saved yet')
+        where = (f'the last checkpoint is {ckpt}' if ckpt else
+                 'no checkpoint with finite weights has been saved yet')
         raise RuntimeError(
             f'non-finite loss {described} at epoch {runner.epoch + 1}, '
             f'iteration {batch_idx + 1} of the epoch (global iteration '
