@@ -1,5 +1,7 @@
 """Distributed set-up that MMEngine does not cover: gloo on CUDA-less hosts."""
+import datetime
 import os
+from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -18,16 +20,19 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     path is used.
 
     Args:
-        cfg (Config): The run's config; ``env_cfg.dist_cfg.backend`` and
-            ``model_wrapper_cfg`` are updated in place on CPU.
+        cfg (Config): The run's config; ``env_cfg.dist_cfg.timeout``
+            (seconds) is passed to the process group;
+            ``env_cfg.dist_cfg.backend`` and ``model_wrapper_cfg`` are
+            updated in place on CPU.
         launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
 
     Returns:
         bool: True if the CPU (gloo) path was set up.
 
     Raises:
-        ValueError: On CPU with a launcher other than ``'pytorch'``, or when
-            the ``torchrun`` environment variables are missing.
+        ValueError: On CPU with a launcher other than ``'pytorch'``, when
+            the ``torchrun`` environment variables are missing, or for an
+            invalid ``env_cfg.dist_cfg.timeout``.
     """
     if launcher == 'none' or torch.cuda.is_available():
         return False
@@ -45,8 +50,12 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
             f'--launcher pytorch expects the torchrun environment, but '
             f'{missing} are not set; start the run with tools/dist_train.sh '
             'or torchrun')
+    timeout = dist_timeout(cfg)
     if not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend='gloo')
+        if timeout is None:
+            torch_dist.init_process_group(backend='gloo')
+        else:
+            torch_dist.init_process_group(backend='gloo', timeout=timeout)
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     wrapper = dict(cfg.get('model_wrapper_cfg') or {})
@@ -54,6 +63,38 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def dist_timeout(cfg: Config) -> Optional[datetime.timedelta]:
+    """Read ``env_cfg.dist_cfg.timeout`` (seconds) and validate it.
+
+    MMEngine passes it to the NCCL process group; :func:`setup_cpu_distributed`
+    passes it to the gloo one, so a stalled rank fails every backend's job
+    within the timeout instead of torch's default of 30 minutes.
+
+    Args:
+        cfg (Config): The run's config.
+
+    Returns:
+        datetime.timedelta | None: The timeout, or None when not set.
+
+    Raises:
+        ValueError: If the timeout is not a positive number of seconds.
+    """
+    dist_cfg = (cfg.get('env_cfg', None) or {}).get('dist_cfg', None) or {}
+    timeout = dist_cfg.get('timeout', None)
+    if timeout is None:
+        return None
+    if isinstance(timeout, datetime.timedelta):
+        seconds = timeout.total_seconds()
+    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        seconds = float(timeout)
+    else:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError('env_cfg.dist_cfg.timeout must be a positive number '
+                         f'of seconds, got {timeout!r}')
+    return datetime.timedelta(seconds=seconds)
 
 
 def teardown_distributed() -> None:

@@ -27,3 +27,74 @@ def test_cpu_setup_needs_torchrun_environment(monkeypatch):
     with pytest.raises(ValueError, match="launcher='slurm' needs CUDA"):
         setup_cpu_distributed(cfg, 'slurm')
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'
+
+
+def test_dist_timeout_is_validated():
+    from mmpha.utils.dist import dist_timeout
+    assert dist_timeout(Config(dict())) is None
+    cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='gloo', timeout=7))))
+    assert dist_timeout(cfg).total_seconds() == 7
+    for bad in (0, -3, 'soon', True):
+        cfg = Config(
+            dict(env_cfg=dict(dist_cfg=dict(backend='gloo', timeout=bad))))
+        with pytest.raises(ValueError, match=f'timeout.*{bad!r}'):
+            dist_timeout(cfg)
+
+
+_STALL_SCRIPT = '''
+import os, sys, time
+import torch.distributed as dist
+from mmengine.config import Config
+from mmpha.utils import setup_cpu_distributed
+cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=3))))
+setup_cpu_distributed(cfg, 'pytorch')
+rank = dist.get_rank()
+with open(os.path.join(sys.argv[1], f'rank{rank}.started'), 'w') as f:
+    f.write(str(time.time()))
+if rank == 1:
+    time.sleep(300)  # a stalled rank
+start = time.time()
+try:
+    dist.barrier()
+except Exception as err:
+    with open(os.path.join(sys.argv[1], 'rank0.error'), 'w') as f:
+        f.write(f'{time.time() - start:.1f} {err}')
+    raise
+'''
+
+
+@pytest.mark.slow
+def test_stalled_rank_fails_within_the_gloo_timeout(tmp_path):
+    """``env_cfg.dist_cfg.timeout`` reaches the gloo process group."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('the gloo path is only taken without CUDA')
+    script = tmp_path / 'stall.py'
+    script.write_text(_STALL_SCRIPT)
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    start = time.time()
+    result = subprocess.run([
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={port}',
+        str(script),
+        str(tmp_path)
+    ],
+                            capture_output=True,
+                            text=True,
+                            timeout=240)
+    elapsed = time.time() - start
+    assert result.returncode != 0
+    assert (tmp_path / 'rank1.started').exists(), result.stderr[-2000:]
+    error = (tmp_path / 'rank0.error').read_text()
+    waited = float(error.split()[0])
+    # Timed out after about 3 s, not torch's default of 30 minutes.
+    assert 2.0 <= waited < 30, error
+    assert 'timed out' in error.lower() or 'timeout' in error.lower(), error
+    assert elapsed < 200, elapsed
