@@ -10,6 +10,7 @@ from typing import List, Optional, Sequence
 import torch
 from torch import Tensor
 
+from mmpha.utils.checkpoint import load_local_checkpoint
 from .inference import DistMetric, search
 
 #: Keys that ``tools/test.py --out`` writes and the ranking needs.
@@ -38,7 +39,7 @@ def load_dump(path: str) -> dict:
         raise FileNotFoundError(f'feature dump "{path}" does not exist; '
                                 'write one with tools/test.py CONFIG '
                                 'CHECKPOINT --out results.pth')
-    dump = torch.load(path, map_location='cpu', weights_only=True)
+    dump = load_local_checkpoint(path, map_location='cpu')
     if not isinstance(dump, dict):
         raise ValueError(f'"{path}" holds a {type(dump).__name__}, expected '
                          'the dict written by tools/test.py --out')

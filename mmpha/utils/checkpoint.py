@@ -451,6 +451,68 @@ def resolve_checkpoint(filename: str) -> str:
     return filename
 
 
+def config_checkpoints(cfg) -> List[str]:
+    """The checkpoints a config will load: ``load_from`` and ``init_cfg``.
+
+    Args:
+        cfg (Config | dict): The run's config.
+
+    Returns:
+        list[str]: ``load_from`` (when set) and the ``checkpoint`` of every
+        ``init_cfg=dict(type='Pretrained', ...)`` in ``cfg.model``, in that
+        order.
+    """
+    found: List[str] = []
+    load_from = cfg.get('load_from', None)
+    if load_from:
+        found.append(str(load_from))
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get('type') == 'Pretrained' and node.get('checkpoint'):
+                found.append(str(node['checkpoint']))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, (list, tuple)):
+            for value in node:
+                walk(value)
+
+    walk(cfg.get('model', None))
+    return found
+
+
+def check_config_checkpoints(cfg) -> List[str]:
+    """Check every checkpoint a config names before a run starts.
+
+    Entry points call it before they build a Runner (which creates the work
+    dir and its logs), so a refused file stops the run with nothing created
+    or changed. Remote files are downloaded to the cache and checked there.
+
+    Args:
+        cfg (Config | dict): The run's config; ``unsafe_load`` is applied
+            first.
+
+    Returns:
+        list[str]: The local paths that were checked.
+
+    Raises:
+        FileNotFoundError: If a local checkpoint does not exist; the message
+            names the config key.
+        UnsafeCheckpointError: If a checkpoint is refused.
+    """
+    setup_checkpoint_loading(cfg)
+    checked = []
+    for filename in config_checkpoints(cfg):
+        if not filename.startswith(('http://', 'https://')) and \
+                '://' not in filename and not osp.isfile(
+                    osp.expanduser(filename)):
+            raise FileNotFoundError(
+                f'checkpoint "{filename}" named by the config (load_from or '
+                "an init_cfg of type 'Pretrained') does not exist")
+        checked.append(resolve_checkpoint(filename))
+    return checked
+
+
 def register_checkpoint_loader() -> None:
     """Make MMEngine load local and http(s) files through this module.
 

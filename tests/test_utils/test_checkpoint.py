@@ -372,3 +372,42 @@ def test_refused_in_a_fresh_interpreter(tmp_path):
     assert result.returncode != 0
     assert 'UnsafeCheckpointError' in result.stderr
     assert not marker.exists()
+
+
+def test_config_checkpoints_are_checked_before_a_run(tmp_path):
+    from mmengine.config import Config
+
+    from mmpha.utils.checkpoint import (check_config_checkpoints,
+                                        config_checkpoints)
+    good = tmp_path / 'good.pth'
+    torch.save({'w': torch.ones(1)}, good)
+    evil = tmp_path / 'evil.pth'
+    marker = tmp_path / 'ran'
+    _save(evil, _getattr_chain(_touch(marker)), 'meta')
+    cfg = Config(
+        dict(
+            load_from=str(good),
+            model=dict(
+                type='ReIDModel',
+                backbone=dict(
+                    type='TransReIDViT',
+                    init_cfg=[
+                        dict(type='TruncNormal', layer='Linear'),
+                        dict(type='Pretrained', checkpoint=str(evil))
+                    ]))))
+    assert config_checkpoints(cfg) == [str(good), str(evil)]
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        check_config_checkpoints(cfg)
+    assert not marker.exists()
+    cfg.model.backbone.init_cfg[1].checkpoint = str(good)
+    assert check_config_checkpoints(cfg) == [str(good), str(good)]
+    cfg.load_from = str(tmp_path / 'typo.pth')
+    with pytest.raises(FileNotFoundError, match='typo.pth.*load_from'):
+        check_config_checkpoints(cfg)
+    cfg.load_from = str(evil)
+    cfg.unsafe_load = True
+    try:
+        check_config_checkpoints(cfg)
+        assert not marker.exists()  # checking does not unpickle
+    finally:
+        set_unsafe_load(False)
