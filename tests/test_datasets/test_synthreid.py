@@ -137,6 +137,12 @@ def test_cache_checks(tiny_root, tmp_path):
         SynthReID(tiny_root, 'train', seed=5, spec=TINY)
     with pytest.raises(FileNotFoundError, match='--out .*--seed 0'):
         SynthReID(str(tmp_path / 'none'), spec=TINY, auto_generate=False)
+    # Generation is opt-in: a misspelled data_root creates nothing.
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'"[^"]*none2" \(.*\) does not exist.*auto_generate=True'):
+        SynthReID(str(tmp_path / 'none2'), spec=TINY)
+    assert not osp.lexists(tmp_path / 'none2')
     junk = tmp_path / 'junk'
     junk.mkdir()
     (junk / 'notes.txt').write_text('mine')

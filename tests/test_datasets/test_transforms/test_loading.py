@@ -83,3 +83,6 @@ def test_arguments_are_checked():
     with pytest.raises(KeyError, match='img_path'):
         LoadReIDImage()(dict(filename='x.jpg'))
     assert "on_error='skip'" in repr(LoadReIDImage(on_error='skip'))
+    assert "max_pixels='pillow'" in repr(LoadReIDImage())
+    assert 'max_pixels=1000)' in repr(LoadReIDImage(max_pixels=1000))
+    assert LoadReIDImage(max_pixels=1000).pixel_limit() == 1000
