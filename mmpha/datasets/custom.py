@@ -168,13 +168,19 @@ def check_list_entry(path: str,
     """
     real = osp.realpath(path)
     if not allow_outside_root:
-        real_roots = [osp.realpath(r) for r in roots]
+        real_roots = list(dict.fromkeys(osp.realpath(r) for r in roots))
         if not any(is_within(real, r) for r in real_roots):
+            # Name only the outermost roots: the image folder is usually
+            # inside data_root.
+            shown = [
+                r for r in real_roots
+                if not any(o != r and is_within(r, o) for o in real_roots)
+            ]
+            named = ' and '.join(f'"{r}"' for r in shown)
             raise ValueError(
                 f'{where}: "{path}" resolves to "{real}", outside the '
-                f'dataset root {" and ".join(map(repr, real_roots))}. Set '
-                'allow_outside_root=True in the dataset config to read '
-                'images outside it.')
+                f'dataset root {named}. Set allow_outside_root=True in the '
+                'dataset config to read images outside it.')
     try:
         mode = os.stat(real).st_mode
     except FileNotFoundError:

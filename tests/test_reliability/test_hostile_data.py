@@ -324,7 +324,9 @@ def test_list_entry_outside_data_root_is_refused(tmp_path, how):
     assert f'Line 2 of {osp.join(root, "train.txt")}' in message
     assert f'resolves to "{osp.realpath(secret)}", outside the dataset ' \
         'root' in message
-    assert 'allow_outside_root=True' in message
+    # Only data_root is named: the image folder lies inside it.
+    assert f'outside the dataset root "{osp.realpath(root)}". Set ' \
+        'allow_outside_root=True' in message
 
     ds = ReIDListDataset(
         root, 'train.txt', data_prefix='images', allow_outside_root=True)
