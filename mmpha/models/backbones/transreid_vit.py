@@ -13,6 +13,8 @@ from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import to_2tuple
 
 from mmpha.registry import MODELS
+from ..utils.release_converters import (is_release_checkpoint,
+                                        release_backbone_state_dict)
 from ..utils.weight_converters import (convert_vit_checkpoint,
                                        load_weights_file,
                                        resize_pos_embed_to_grid)
@@ -452,11 +454,17 @@ class TransReIDViT(VisionTransformer):
         model's grid; tensors whose shape differs from the model's are
         skipped. Missing, unexpected and skipped keys are logged.
 
+        A whole checkpoint of the released TransReID / PHA code is detected
+        and its backbone taken by
+        :func:`~mmpha.models.utils.release_converters.release_backbone_state_dict`:
+        blocks ``0 .. L-2`` from ``base``, the last block and norm from the
+        branch the release runs (``b1`` / ``b1_block`` with JPM).
+
         Args:
             checkpoint (str): Path (``.pth``, ``.safetensors``, ...) or URL.
             prefix (str, optional): Only load the keys under this prefix,
-                e.g. ``'backbone.'`` for a whole mmpha checkpoint.
-                Defaults to None.
+                e.g. ``'backbone.'`` for a whole mmpha checkpoint; not
+                allowed for a released checkpoint. Defaults to None.
 
         Returns:
             LoadResult: ``missing_keys``, ``unexpected_keys`` and
@@ -464,8 +472,13 @@ class TransReIDViT(VisionTransformer):
         """
         print_log(
             f'Loading backbone weights from {checkpoint}', logger='current')
-        state_dict = convert_vit_checkpoint(
-            load_weights_file(checkpoint), prefix=prefix)
+        loaded = load_weights_file(checkpoint)
+        if is_release_checkpoint(loaded) and not prefix:
+            state_dict, report = release_backbone_state_dict(
+                loaded, dst_grid=self.grid, mode=self.interpolate_mode)
+            print_log(report.summary(), logger='current')
+        else:
+            state_dict = convert_vit_checkpoint(loaded, prefix=prefix)
         own = self.state_dict()
         if 'pos_embed' in state_dict:
             # Resized here rather than by the hook so that the shape check

@@ -6,10 +6,12 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
+from mmengine.model.weight_init import initialize
 
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
 from ..heads.transreid_head import fill_pred_features
+from ..utils.release_converters import release_load_pre_hook
 
 SampleList = Optional[Sequence[ReIDDataSample]]
 
@@ -84,6 +86,9 @@ class ReIDModel(BaseModel):
         self.head.init_jpm(self.backbone.blocks[-1], self.backbone.ln1)
         self.train_cfg = train_cfg
         self.flip_test = flip_test
+        # A checkpoint of the released TransReID / PHA code is mapped onto
+        # this model whenever it is loaded (load_from, init_cfg, tools).
+        self.register_load_state_dict_pre_hook(release_load_pre_hook)
 
     @property
     def feat_dim(self) -> int:
@@ -92,14 +97,34 @@ class ReIDModel(BaseModel):
 
     def init_weights(self) -> None:
         """Initialise every module, then re-copy the (possibly pretrained)
-        last block + norm of the backbone into the head's JPM branch."""
-        super().init_weights()
+        last block + norm of the backbone into the head's JPM branch.
+
+        A ``Pretrained`` entry in the model's own ``init_cfg`` is a whole
+        model (mmpha or released), JPM branch included: it is loaded last, so
+        that the copy does not overwrite its JPM weights.
+        """
+        cfgs = self.init_cfg if isinstance(self.init_cfg,
+                                           list) else [self.init_cfg]
+        pretrained = [
+            cfg for cfg in cfgs
+            if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained'
+        ]
+        full_cfg = self.init_cfg
+        self.init_cfg = [
+            cfg for cfg in cfgs if cfg not in pretrained and cfg is not None
+        ] or None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = full_cfg
         self.head.sync_jpm(self.backbone.blocks[-1], self.backbone.ln1)
         if self.head.jpm:
             print_log(
                 "Copied the backbone's last block and final norm into the "
                 'JPM branch of the head.',
                 logger='current')
+        if pretrained:
+            initialize(self, pretrained)
 
     # --------------------------------------------------------------- stages
     def side_info(

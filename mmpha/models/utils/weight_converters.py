@@ -135,6 +135,56 @@ def detect_vit_format(
         f'{keys[:8]}')
 
 
+ReleaseLayout = Literal['transreid', 'transreid-jpm', 'pha']
+
+
+def detect_release_layout(state_dict: Mapping[str, torch.Tensor]
+                          ) -> Optional[ReleaseLayout]:
+    """Tell whether a state dict was saved by the released TransReID / PHA
+    code, and by which of its ViT models.
+
+    Args:
+        state_dict (Mapping[str, torch.Tensor]): Parameters, without a
+            ``module.`` prefix (see :func:`extract_state_dict`).
+
+    Returns:
+        str | None: ``'transreid'`` (TransReID's ``build_transformer``, JPM
+        off: ``base.*``, ``bottleneck``, ``classifier``),
+        ``'transreid-jpm'`` (``build_transformer_local``: also ``b1.*``,
+        ``b2.*``), ``'pha'`` (PHA's ``build_transformer_local``:
+        ``b1_block``, ``b2_block``, ``bottleneck_mask``, ...), or None for
+        anything else (an ImageNet ViT, an mmpha checkpoint, a ResNet).
+    """
+    keys = list(state_dict)
+    if not ('base.pos_embed' in state_dict
+            and any(k.startswith('base.blocks.') for k in keys)):
+        return None
+    if any(k.startswith(('backbone.', 'head.')) for k in keys):
+        return None
+    if any(k.startswith('b1_block.') for k in keys):
+        return 'pha'
+    if any(k.startswith('b1.') for k in keys):
+        return 'transreid-jpm'
+    return 'transreid'
+
+
+def timm_block_key(name: str) -> Optional[str]:
+    """mmpretrain's name of a parameter inside one timm ViT block.
+
+    Args:
+        name (str): The name after ``blocks.{i}.``, e.g. ``'mlp.fc1.weight'``.
+
+    Returns:
+        str | None: The name after ``layers.{i}.`` in mmpretrain's
+        ``TransformerEncoderLayer`` (``'ffn.layers.0.0.weight'``), or None
+        when the name is not one of a timm block's.
+    """
+    for old, new in _TIMM_BLOCK_KEYS:
+        if name.startswith(old):
+            return new + name[len(old):]
+    return None
+
+
 def timm_to_mmpretrain_vit(state_dict: Mapping[str,
                                                torch.Tensor]) -> StateDict:
     """Rename timm ViT parameters to mmpretrain's ``VisionTransformer``.
@@ -161,11 +211,7 @@ def timm_to_mmpretrain_vit(state_dict: Mapping[str,
             match = re.match(r'^blocks\.(\d+)\.(.*)$', key)
             if match:
                 index, rest = match.groups()
-                for old, new in _TIMM_BLOCK_KEYS:
-                    if rest.startswith(old):
-                        rest = new + rest[len(old):]
-                        break
-                new_key = f'layers.{index}.{rest}'
+                new_key = f'layers.{index}.{timm_block_key(rest) or rest}'
         converted[new_key] = value
     return converted
 
@@ -186,10 +232,27 @@ def convert_vit_checkpoint(checkpoint: Mapping,
         dict[str, torch.Tensor]: Parameters named like
         :class:`mmpha.models.TransReIDViT`'s. A distillation token (DeiT
         distilled) is removed together with its position-embedding row; a
-        ``(num_sie, 1, C)`` SIE table (released TransReID models, loaded with
-        ``prefix='base.'``) becomes ``(num_sie, C)``.
+        ``(num_sie, 1, C)`` SIE table becomes ``(num_sie, C)``. A whole
+        checkpoint of the released TransReID / PHA code is not a ViT
+        checkpoint: read it with
+        :func:`~mmpha.models.utils.release_converters.release_backbone_state_dict`
+        (``TransReIDViT.load_pretrained`` does), which takes the last block
+        from the branch the release runs.
+
+    Raises:
+        ValueError: If ``prefix`` is given for a released TransReID / PHA
+            checkpoint (its ``base.`` part holds a dead last block).
     """
     state_dict = extract_state_dict(checkpoint)
+    layout = detect_release_layout(state_dict)
+    if layout is not None:
+        raise ValueError(
+            f'this is a whole checkpoint of the released TransReID / PHA '
+            f'code ({layout} layout), not a ViT checkpoint: its base. part '
+            'holds a last block and norm that the release never runs. Load '
+            'it without a prefix through TransReIDViT.load_pretrained, or '
+            'convert it with release_backbone_state_dict / '
+            'tools/model_converters/transreid2mmpha.py')
     if prefix:
         state_dict = {
             k[len(prefix):]: v
