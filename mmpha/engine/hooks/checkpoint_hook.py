@@ -178,9 +178,9 @@ class SafeCheckpointHook(CheckpointHook):
                 if len(bad) > _NAMED_TENSORS else '')
         message = (
             f'not saving checkpoint {filename}: {len(bad)} parameter(s) or '
-            f'buffer(s) of the model hold NaN or Inf ({names}{more}) at '
-            f'epoch {runner.epoch + 1}, global iteration {runner.iter + 1}; '
-            'the best checkpoint and last_checkpoint are unchanged and '
+            f'buffer(s) of the model hold NaN or Inf ({names}{more}); the '
+            'run is stopped, the best checkpoint and last_checkpoint are '
+            'unchanged and '
             f'{describe_last_finite_checkpoint(runner)}')
         runner.logger.error(message)
         raise RuntimeError(message)
