@@ -941,10 +941,11 @@ def ensure_synthreid(data_root: str,
             what = 'is not a folder'
         else:
             what = 'does not exist'
+        where = '' if root == str(data_root) else f' (at "{root}")'
         expected = f' Expected layout: {layout}.' if layout else ''
         raise FileNotFoundError(
-            f'The SynthReID dataset "{data_root}" ({root}) {what}.'
-            f'{expected} Check data_root; to generate the dataset there, set '
+            f'The SynthReID dataset "{data_root}" {what}{where}.{expected} '
+            'Check data_root; to generate the dataset there, set '
             'auto_generate=True in the dataset config, or run: python -m '
             f'mmpha.datasets.synthreid_generator --out {data_root} --seed '
             f'{seed}')
