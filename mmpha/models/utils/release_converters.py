@@ -271,8 +271,13 @@ def _map_key(key: str, layout: ReleaseLayout,
 def _structural_missing(converted: Mapping[str, torch.Tensor],
                         layout: ReleaseLayout, depth: int) -> List[str]:
     """mmpha tensors that the release layout implies but the file lacks."""
-    block_names = sorted(k[len('backbone.layers.0.'):] for k in converted
-                         if k.startswith('backbone.layers.0.'))
+    # Every block must hold what any block holds (qkv bias or not).
+    block_names = sorted({
+        m.group(1)
+        for m in map(
+            re.compile(r'^(?:backbone\.layers\.\d+|head\.jpm_block)\.(.*)$').
+            match, converted) if m
+    })
     required = [
         'backbone.cls_token', 'backbone.pos_embed',
         'backbone.patch_embed.projection.weight', 'backbone.ln1.weight',
