@@ -9,6 +9,7 @@ It is absolute only when the checkpoints live outside the work dir
 relative pointer with the work dir (:func:`read_last_checkpoint`).
 """
 import glob
+import logging
 import os
 import os.path as osp
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -111,7 +112,7 @@ def read_last_checkpoint(work_dir: PathLike) -> Optional[str]:
                 f'the checkpoint pointer "{record}" names "{value}", which '
                 f'does not exist; using "{moved}" of this work dir',
                 logger='current',
-                level='WARNING')
+                level=logging.WARNING)
             return moved
     else:
         path = osp.normpath(osp.join(work_dir, *value.split('/')))
