@@ -3,6 +3,7 @@
 Examples:
     python tools/train.py configs/pha/CONFIG.py
     python tools/train.py CONFIG --work-dir work_dirs/run1 --amp --resume
+    python tools/train.py CONFIG --resume-or-scratch   # restartable job
     bash tools/dist_train.sh CONFIG 8 --auto-scale-lr
 """
 import argparse
@@ -15,6 +16,7 @@ from mmengine.runner import Runner
 # mmpha is imported before anything imports mmpretrain.models: it checks the
 # versions of the OpenMMLab stack and installs the checkpoint loader.
 import mmpha  # noqa: F401,I001
+from mmpha.registry import RUNNERS
 from mmpha.utils import (apply_run_options, check_pk_batch,
                          register_all_modules, setup_cpu_distributed,
                          teardown_distributed)
@@ -31,7 +33,25 @@ def parse_args() -> argparse.Namespace:
         type=str,
         const='auto',
         help='resume from the given checkpoint; without a path, resume from '
-        'the latest checkpoint in the work dir')
+        'the latest checkpoint in the work dir (an error when there is none)')
+    parser.add_argument(
+        '--resume-or-scratch',
+        action='store_true',
+        help='resume from the latest checkpoint in the work dir when there '
+        'is one, otherwise start from scratch (logged); for jobs that are '
+        'restarted with the same command line')
+    parser.add_argument(
+        '--resume-anyway',
+        action='store_true',
+        help='resume even when the config differs from the checkpoint\'s in '
+        'schedule, optimiser, batch size, sampler or model; the run then '
+        'continues with the new values and cannot match an uninterrupted '
+        'one')
+    parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='load checkpoints with full unpickling, which can run code from '
+        'the file; only for files you trust')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -68,6 +88,11 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the command-line options to the config."""
     apply_run_options(cfg, args.config, args.cfg_options, args.launcher,
                       args.work_dir)
+    # mmpha's Runner refuses to resume from nothing or from another run and
+    # to load a checkpoint that does not fit; configs that do not inherit
+    # default_runtime.py get it too.
+    if 'runner_type' not in cfg:
+        cfg.runner_type = 'ReIDRunner'
     check_pk_batch(cfg)
 
     if args.amp:
@@ -81,12 +106,26 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
-    if args.resume == 'auto':
+    if args.resume_or_scratch and args.resume not in (None, 'auto'):
+        raise ValueError(
+            f'--resume-or-scratch resumes from the work dir; it cannot be '
+            f'combined with --resume {args.resume}, which must exist')
+    if args.resume_anyway and args.resume is None and \
+            not args.resume_or_scratch:
+        raise ValueError('--resume-anyway needs --resume or '
+                         '--resume-or-scratch')
+    if args.resume == 'auto' or args.resume_or_scratch:
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    if args.resume_or_scratch:
+        cfg.resume_or_scratch = True
+    if args.resume_anyway:
+        cfg.resume_anyway = True
+    if args.unsafe_load:
+        cfg.unsafe_load = True
 
     if args.no_validate:
         cfg.val_cfg = None
@@ -109,11 +148,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
     setup_cpu_distributed(cfg, args.launcher)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        from mmpha.registry import RUNNERS
-        runner = RUNNERS.build(cfg)
+    runner = RUNNERS.build(cfg)
     runner.train()
     report_final_metrics(runner)
     teardown_distributed()

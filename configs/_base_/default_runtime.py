@@ -1,5 +1,9 @@
 # Runtime defaults shared by every mmpha config.
 default_scope = 'mmpha'
+# MMEngine's Runner with honest resume and loading: resuming with nothing to
+# resume from, or with a config that differs from the checkpoint's, and
+# checkpoints that do not fit the model are errors (mmpha/engine/runner.py).
+runner_type = 'ReIDRunner'
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -24,12 +24,12 @@ param_scheduler = [
         by_epoch=True,
         begin=0,
         end=5),
+    # end=None: the end of training, with T_max = end - begin.
     dict(
         type='CosineAnnealingLR',
-        T_max=max_epochs - 5,
         eta_min_ratio=0.002,
         by_epoch=True,
         begin=5,
-        end=max_epochs),
+        end=None),
 ]
 train_cfg = dict(max_epochs=max_epochs)

@@ -51,13 +51,14 @@ param_scheduler = [
         begin=0,
         end=1,
         convert_to_iter_based=True),
+    # end=None: the end of training (train_cfg.max_epochs, filled in by
+    # the tools), with T_max = end - begin.
     dict(
         type='CosineAnnealingLR',
-        T_max=max_epochs - 1,
         eta_min_ratio=0.01,
         by_epoch=True,
         begin=1,
-        end=max_epochs,
+        end=None,
         convert_to_iter_based=True),
 ]
 # One evaluation and one checkpoint, at the end.

@@ -19,9 +19,11 @@ from mmengine.dataset import BaseDataset, Compose, pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner import CheckpointLoader
 from mmengine.utils import ProgressBar
 from torch import Tensor
+
+from mmpha.utils.state_dict_load import load_state_dict_checked, state_dict_of
 
 DistMetric = Literal['euclidean', 'cosine']
 DIST_METRICS: Tuple[str, ...] = get_args(DistMetric)
@@ -37,11 +39,14 @@ _LOADING_TRANSFORMS = ('LoadReIDImage', 'LoadImageFromFile',
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: Union[str, torch.device] = 'cpu',
-               cfg_options: Optional[dict] = None) -> BaseModel:
+               cfg_options: Optional[dict] = None,
+               strict: bool = True) -> BaseModel:
     """Build a re-ID model from a config and load its weights.
 
-    The weights go through MMEngine's :func:`~mmengine.runner.load_checkpoint`
-    and therefore through mmpha's ``weights_only`` loader. Without a
+    The checkpoint is read by MMEngine's checkpoint loader and therefore by
+    mmpha's ``weights_only`` loader, and loaded strictly: a checkpoint whose
+    keys or shapes do not match the model is an error (with the counts and
+    the first keys) rather than a model with random layers. Without a
     checkpoint the model is initialised randomly by its ``init_weights``,
     with every ``Pretrained`` entry of ``init_cfg`` removed, so that no
     weight file is needed (shape, FLOPs and speed analyses, tests).
@@ -53,6 +58,10 @@ def init_model(config: Union[str, Path, Config],
             ``'cpu'``.
         cfg_options (dict, optional): Overrides merged into the config, as
             with ``--cfg-options``. Defaults to None.
+        strict (bool): Refuse a checkpoint with missing, unexpected or
+            differently shaped keys. When False they are skipped with a
+            warning; a checkpoint of which no key matches is refused
+            always. Defaults to True.
 
     Returns:
         BaseModel: The model in eval mode, with the config used to build it
@@ -61,6 +70,10 @@ def init_model(config: Union[str, Path, Config],
     Raises:
         TypeError: If ``config`` is not a path or a :class:`Config`.
         KeyError: If the config has no ``model``.
+        FileNotFoundError: If ``checkpoint`` is a local path that does not
+            exist.
+        CheckpointMismatchError: If the checkpoint does not fit the model
+            (see ``strict``).
     """
     if isinstance(config, (str, Path)):
         config = Config.fromfile(str(config))
@@ -98,7 +111,16 @@ def init_model(config: Union[str, Path, Config],
         finally:
             logger.setLevel(level)
     else:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        if '://' not in str(checkpoint) and not osp.isfile(str(checkpoint)):
+            raise FileNotFoundError(
+                f'checkpoint "{checkpoint}" does not exist')
+        loaded = CheckpointLoader.load_checkpoint(
+            str(checkpoint), map_location='cpu')
+        load_state_dict_checked(
+            model,
+            state_dict_of(loaded),
+            strict=strict,
+            source=f'the checkpoint "{checkpoint}"')
     model.cfg = config
     model.to(device)
     model.eval()

@@ -92,12 +92,33 @@ def apply_run_options(cfg,
             ``work_dir``, which wins over ``./work_dirs/<config name>``.
             Defaults to None.
 
+    ``param_scheduler`` entries with ``end=None`` ("the end of training")
+    are filled from ``train_cfg`` after the overrides, so that
+    ``--cfg-options train_cfg.max_epochs=N`` moves them with it.
+
     Returns:
         Config: ``cfg``.
+
+    Raises:
+        ValueError: If ``train_cfg.max_epochs`` / ``max_iters`` is not a
+            positive int, or an override of it leaves a scheduler whose
+            numeric ``end`` equals the old length (see
+            :func:`~mmpha.utils.config_check.check_max_epochs_override`).
     """
+    import copy
     import os.path as osp
+
+    from .config_check import (check_max_epochs_override, check_train_length,
+                               resolve_scheduler_ends)
     if cfg_options is not None:
+        before = dict(
+            train_cfg=copy.deepcopy(cfg.get('train_cfg', None)),
+            param_scheduler=copy.deepcopy(cfg.get('param_scheduler', None)))
         cfg.merge_from_dict(cfg_options)
+        check_max_epochs_override(before, cfg, cfg_options)
+    check_train_length(cfg)
+    if cfg.get('param_scheduler', None) is not None:
+        resolve_scheduler_ends(cfg.param_scheduler, cfg.get('train_cfg'))
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir

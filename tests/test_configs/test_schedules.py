@@ -7,6 +7,8 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
+from mmpha.utils.config_check import resolve_scheduler_ends
+
 SCHEDULE = 'configs/_base_/schedules/sgd_cosine_120e.py'
 
 
@@ -20,6 +22,8 @@ class _Net(torch.nn.Module):
 
 def _lr_per_epoch(repo_root):
     cfg = Config.fromfile(osp.join(repo_root, SCHEDULE))
+    # The cosine's end=None ("the end of training") as the tools fill it.
+    resolve_scheduler_ends(cfg.param_scheduler, cfg.train_cfg)
     net = _Net()
     wrapper = build_optim_wrapper(net, cfg.optim_wrapper)
     schedulers = [

@@ -52,7 +52,10 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=2,
-    persistent_workers=True,
+    # Not persistent: persistent workers carry their random state from one
+    # epoch to the next, which no checkpoint can hold, so a resumed run
+    # would draw other augmentations than the uninterrupted one.
+    persistent_workers=False,
     sampler=dict(
         type='PKSampler', batch_size=batch_size, num_instances=num_instances),
     dataset=dict(

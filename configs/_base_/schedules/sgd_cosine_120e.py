@@ -15,6 +15,10 @@ optim_wrapper = dict(
 # MMEngine's (chainable) LinearLR over epochs 0-5 on top of a 120-epoch
 # CosineAnnealingLR gives the same curve: within 0.003 x lr during the
 # warm-up and within 1e-5 x lr afterwards (tests/test_configs).
+# end=None is the end of training: the tools fill it (and the cosine's
+# T_max = end - begin) from train_cfg.max_epochs, so that
+# `--cfg-options train_cfg.max_epochs=N` shortens the cosine with the run.
+# The warm-up's end is a number and stays.
 param_scheduler = [
     dict(
         type='LinearLR',
@@ -25,11 +29,10 @@ param_scheduler = [
         end=6),
     dict(
         type='CosineAnnealingLR',
-        T_max=120,
         eta_min_ratio=0.002,
         by_epoch=True,
         begin=0,
-        end=120),
+        end=None),
 ]
 
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=120, val_interval=10)
