@@ -304,3 +304,18 @@ def test_non_finite_weights_are_never_marked_best(tmp_path):
     assert runner.message_hub.get_info('best_score') == 0.1
     assert runner.message_hub.get_info('best_ckpt') == osp.join(
         work, 'best_mAP_epoch_1.pth')
+
+
+def test_published_copy_is_written_atomically(tmp_path):
+    work = str(tmp_path / 'work')
+    toy_runner(
+        work,
+        max_epochs=2,
+        checkpoint=dict(
+            max_keep_ckpts=1, published_keys=['meta', 'state_dict'])).train()
+    published = [n for n in _ckpts(work) if n.startswith('epoch_2-')]
+    assert len(published) == 1 and len(
+        published[0]) == len('epoch_2-01234567.pth'), _ckpts(work)
+    ckpt = load_local_checkpoint(osp.join(work, published[0]))
+    assert set(ckpt) == {'meta', 'state_dict'}
+    assert _hidden(work) == []
