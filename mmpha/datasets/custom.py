@@ -166,26 +166,51 @@ def check_list_entry(path: str,
         ValueError: When the entry resolves outside every root, or is not
             a regular file.
     """
-    real = osp.realpath(path)
-    if not allow_outside_root:
-        real_roots = list(dict.fromkeys(osp.realpath(r) for r in roots))
-        if not any(is_within(real, r) for r in real_roots):
-            # Name only the outermost roots: the image folder is usually
-            # inside data_root.
-            shown = [
-                r for r in real_roots
-                if not any(o != r and is_within(r, o) for o in real_roots)
-            ]
-            named = ' and '.join(f'"{r}"' for r in shown)
-            raise ValueError(
-                f'{where}: "{path}" resolves to "{real}", outside the '
-                f'dataset root {named}. Set allow_outside_root=True in the '
-                'dataset config to read images outside it.')
+    _check_entry(path, [osp.realpath(r) for r in roots], where,
+                 allow_outside_root, {})
+
+
+def _check_entry(path: str, real_roots: Sequence[str], where: str,
+                 allow_outside_root: bool,
+                 folders: Dict[str, Tuple[str, bool]]) -> None:
+    """:func:`check_list_entry` with the roots already resolved.
+
+    ``folders`` caches, for each folder of the entries, its resolved path
+    and whether it lies inside a root: the entries of a list share few
+    folders, so most entries cost one ``lstat``.
+    """
+    folder, name = osp.split(path)
+    if folder not in folders:
+        real_folder = osp.realpath(folder)
+        folders[folder] = (real_folder,
+                           any(is_within(real_folder, r) for r in real_roots))
+    real_folder, inside = folders[folder]
+    real = osp.join(real_folder, name)
     try:
-        mode = os.stat(real).st_mode
+        mode: Optional[int] = os.lstat(real).st_mode
     except FileNotFoundError:
-        return
-    if not stat.S_ISREG(mode):
+        mode = None  # missing: reported (or skipped) by the loader
+    if name in ('', '.', '..') or (mode is not None and stat.S_ISLNK(mode)):
+        # Not a plain name in its folder: resolve the whole path.
+        real = osp.realpath(path)
+        inside = any(is_within(real, r) for r in real_roots)
+        try:
+            mode = os.stat(real).st_mode
+        except FileNotFoundError:
+            mode = None
+    if not (inside or allow_outside_root):
+        # Name only the outermost roots: the image folder is usually inside
+        # data_root.
+        shown = [
+            r for r in dict.fromkeys(real_roots)
+            if not any(o != r and is_within(r, o) for o in real_roots)
+        ]
+        named = ' and '.join(f'"{r}"' for r in shown)
+        raise ValueError(
+            f'{where}: "{path}" resolves to "{real}", outside the dataset '
+            f'root {named}. Set allow_outside_root=True in the dataset '
+            'config to read images outside it.')
+    if mode is not None and not stat.S_ISREG(mode):
         raise ValueError(f'{where}: "{path}" is a {file_kind(mode)}, not a '
                          'regular image file.')
 
@@ -226,7 +251,12 @@ def parse_list_file(list_file: str,
     """
     expected = '"path pid"' if cam_from_name else '"path pid camid [viewid]"'
     num_fields = (2, ) if cam_from_name else (3, 4)
-    roots = [img_dir] + ([data_root] if data_root is not None else [])
+    # Resolved once: a list can have 100,000 lines.
+    real_roots = [
+        osp.realpath(r)
+        for r in [img_dir] + ([data_root] if data_root is not None else [])
+    ]
+    folders: Dict[str, Tuple[str, bool]] = {}
     records = []
     # Binary lines, decoded one by one, so that a decoding error names its
     # line; a text-mode reader fails on a whole buffer.
@@ -257,8 +287,8 @@ def parse_list_file(list_file: str,
                     raise ValueError(
                         f'Line {lineno} of {list_file}: {e}') from None
             img_path = osp.join(img_dir, fields[0])
-            check_list_entry(img_path, roots, f'Line {lineno} of {list_file}',
-                             allow_outside_root)
+            _check_entry(img_path, real_roots, f'Line {lineno} of {list_file}',
+                         allow_outside_root, folders)
             records.append(RawRecord(img_path, pid, cam, view, source))
     return records
 

@@ -335,6 +335,22 @@ def test_list_entry_outside_data_root_is_refused(tmp_path, how):
     assert LoadReIDImage()(dict(img_path=path))['img'].shape == (10, 20, 3)
 
 
+def test_dangling_symlink_is_judged_by_its_target(tmp_path):
+    root, _ = _list_root(tmp_path, ['a.jpg 1 0', 'out.jpg 2 0'])
+    images = osp.join(root, 'images')
+    os.symlink(
+        str(tmp_path / 'outside' / 'gone.jpg'), osp.join(images, 'out.jpg'))
+    with pytest.raises(ValueError, match=r'Line 2 .*outside the dataset'):
+        ReIDListDataset(root, 'train.txt', data_prefix='images')
+    # A dangling link inside is a missing image: the loader names it.
+    os.remove(osp.join(images, 'out.jpg'))
+    os.symlink(osp.join(images, 'gone.jpg'), osp.join(images, 'out.jpg'))
+    ds = ReIDListDataset(root, 'train.txt', data_prefix='images')
+    path = ds.get_data_info(1)['img_path']
+    with pytest.raises(OSError, match=f'cannot read image file "{path}"'):
+        LoadReIDImage()(dict(img_path=path))
+
+
 def test_list_entries_that_stay_inside_are_accepted(tmp_path):
     root = str(tmp_path / 'data')
     lines = [
