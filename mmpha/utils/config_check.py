@@ -99,8 +99,9 @@ def resolve_scheduler_ends(param_scheduler, train_cfg: Optional[dict]):
 
     Raises:
         ValueError: If a scheduler with ``end=None`` also sets ``T_max``
-            (which would not follow), or has no loop length to follow (no
-            ``train_cfg``, or ``by_epoch`` not matching the loop).
+            (which would not follow), has no loop length to follow (no
+            ``train_cfg``, or ``by_epoch`` not matching the loop), or begins
+            at or after the end of training.
     """
     train_cfg = train_cfg or {}
     for name, scheduler in _scheduler_entries(param_scheduler):
@@ -120,9 +121,15 @@ def resolve_scheduler_ends(param_scheduler, train_cfg: Optional[dict]):
                 f'{key} has end=None (the end of training) and '
                 f'T_max={scheduler["T_max"]}, which would not follow '
                 f'train_cfg.{length_key}; remove T_max (it is end - begin)')
+        begin = scheduler.get('begin', 0)
+        if length <= begin:
+            raise ValueError(
+                f'{key} ({scheduler.get("type")}) begins at {begin} and ends '
+                f'with the training, but train_cfg.{length_key}={length}: '
+                f'the schedule would be empty; train for more than {begin}')
         scheduler['end'] = length
         if 'CosineAnnealing' in str(scheduler.get('type', '')):
-            scheduler['T_max'] = length - scheduler.get('begin', 0)
+            scheduler['T_max'] = length - begin
     return param_scheduler
 
 

@@ -10,8 +10,8 @@ from mmpha.utils.state_dict_load import CheckpointMismatchError
 def test_matching_checkpoint_loads_every_weight(tiny_files):
     model = init_model(tiny_files['transreid_cfg'],
                        tiny_files['transreid_ckpt'])
-    saved = torch.load(tiny_files['transreid_ckpt'],
-                       weights_only=True)['state_dict']
+    saved = torch.load(
+        tiny_files['transreid_ckpt'], weights_only=True)['state_dict']
     state = model.state_dict()
     assert set(state) == set(saved)
     for key, value in saved.items():
@@ -19,8 +19,9 @@ def test_matching_checkpoint_loads_every_weight(tiny_files):
 
 
 def test_extra_keys_are_an_error_unless_non_strict(tiny_files):
-    with pytest.raises(CheckpointMismatchError,
-                       match=r'0 missing.*unexpected.*pha_head\.'):
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'0 missing.*unexpected.*pha_head\.'):
         init_model(tiny_files['transreid_cfg'], tiny_files['pha_ckpt'])
     model = init_model(
         tiny_files['transreid_cfg'], tiny_files['pha_ckpt'], strict=False)

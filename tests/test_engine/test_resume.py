@@ -1,14 +1,15 @@
-"""Resuming an mmpha run restores epoch, iteration, optimiser, scheduler and
-message-hub state, through mmpha's weights-only checkpoint loader."""
+"""Resuming an mmpha run (mmpha's ReIDRunner, as the tools build it)
+restores epoch, iteration, optimiser, scheduler and message-hub state,
+through mmpha's weights-only checkpoint loader."""
 import copy
 import os.path as osp
 import uuid
 
 import torch
 from mmengine.model import BaseModel
-from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
+from mmpha.engine import ReIDRunner
 from mmpha.registry import DATASETS, MODELS
 from mmpha.utils.checkpoint import load_local_checkpoint
 
@@ -85,7 +86,7 @@ def _cfg(work_dir, max_epochs=4):
 
 def test_resume_continues_exactly(tmp_path):
     full_dir = osp.join(tmp_path, 'full')
-    full = Runner.from_cfg(_cfg(full_dir))
+    full = ReIDRunner.from_cfg(_cfg(full_dir))
     full.train()
     final_full = copy.deepcopy(full.model.state_dict())
 
@@ -93,7 +94,7 @@ def test_resume_continues_exactly(tmp_path):
     cfg = _cfg(osp.join(tmp_path, 'resumed'))
     cfg['resume'] = True
     cfg['load_from'] = osp.join(full_dir, 'epoch_2.pth')
-    resumed = Runner.from_cfg(cfg)
+    resumed = ReIDRunner.from_cfg(cfg)
     resumed._train_loop = resumed.build_train_loop(resumed._train_loop)
     resumed.optim_wrapper = resumed.build_optim_wrapper(resumed.optim_wrapper)
     resumed.scale_lr(resumed.optim_wrapper, resumed.auto_scale_lr)
@@ -119,7 +120,7 @@ def test_resume_continues_exactly(tmp_path):
     cfg2 = _cfg(osp.join(tmp_path, 'resumed2'))
     cfg2['resume'] = True
     cfg2['load_from'] = osp.join(full_dir, 'epoch_2.pth')
-    cont = Runner.from_cfg(cfg2)
+    cont = ReIDRunner.from_cfg(cfg2)
     cont.train()
     assert cont.epoch == 4 and cont.iter == 16
     for key, value in cont.model.state_dict().items():

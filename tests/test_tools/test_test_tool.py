@@ -19,8 +19,8 @@ def _test(repo_root, monkeypatch, tmp_path, cfg, ckpt, *extra):
     return run_tool(repo_root, TOOL, args, monkeypatch)
 
 
-def test_matching_checkpoint_writes_results_atomically(
-        repo_root, tiny_files, tmp_path, monkeypatch):
+def test_matching_checkpoint_writes_results_atomically(repo_root, tiny_files,
+                                                       tmp_path, monkeypatch):
     out = tmp_path / 'res.pth'
     _test(repo_root, monkeypatch, tmp_path, tiny_files['transreid_cfg'],
           tiny_files['transreid_ckpt'], '--out', out)
@@ -110,8 +110,8 @@ def test_out_in_read_only_dir_is_refused(repo_root, tiny_files, tmp_path,
 def test_flags_set_config_keys(repo_root, tiny_files, tmp_path, monkeypatch):
     import importlib.util
     import sys
-    spec = importlib.util.spec_from_file_location(
-        '_test_tool_flags', osp.join(repo_root, TOOL))
+    spec = importlib.util.spec_from_file_location('_test_tool_flags',
+                                                  osp.join(repo_root, TOOL))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     from mmengine.config import Config

@@ -104,6 +104,12 @@ def test_resolution_rules():
         resolve_scheduler_ends(
             [dict(type='LinearLR', by_epoch=False, end=None)],
             dict(max_epochs=3))
+    with pytest.raises(
+            ValueError, match='begins at 3 .* the schedule would '
+            'be empty'):
+        resolve_scheduler_ends(
+            [dict(type='CosineAnnealingLR', begin=3, end=None)],
+            dict(max_epochs=3))
     with pytest.raises(ValueError, match='T_max=5, which would not follow'):
         resolve_scheduler_ends(
             [dict(type='CosineAnnealingLR', T_max=5, end=None)],
