@@ -84,7 +84,9 @@ def fill_distinct(model: torch.nn.Module, seed: int = 0) -> None:
     with torch.no_grad():
         for key, tensor in state.items():
             chunk = values[start:start + tensor.numel()].view_as(tensor)
-            if tensor.dtype == torch.int64:
+            if key.endswith('jpm_shift'):
+                pass  # the JPM shift, a setting: keep the release's
+            elif tensor.dtype == torch.int64:
                 tensor.fill_(start)
             elif key.endswith(('running_var', 'weight')) and 'bnnecks' in key:
                 tensor.copy_(chunk.abs() + 0.5)
@@ -123,6 +125,8 @@ def to_release(state: Dict[str, torch.Tensor],
     for key, value in state.items():
         block = re.match(r'^backbone\.layers\.(\d+)\.(.*)$', key)
         bnneck = re.match(r'^head\.(bnnecks|classifiers)\.(\d+)\.(.*)$', key)
+        if key == 'head.jpm_shift':
+            continue  # the release config's SHIFT_NUM, not a tensor
         if key == 'backbone.sie_embed':
             out['base.sie_embed'] = value[:, None].clone()
         elif key in ('backbone.cls_token', 'backbone.pos_embed'):

@@ -55,6 +55,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='patch grid the release was trained on, when it cannot be '
         'guessed (needed only with --config and another grid)')
     parser.add_argument(
+        '--shift-num',
+        type=int,
+        default=5,
+        help="the release config's MODEL.SHIFT_NUM (5 in every released "
+        'person re-ID config); the release moves SHIFT_NUM - 1 tokens, and '
+        'the converted checkpoint carries that shift (head.jpm_shift)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -110,8 +117,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         kwargs = dict(target=target, dst_grid=grid, mode=mode)
     try:
         state_dict, report = convert_release_state_dict(
-            checkpoint, src_grid=args.src_grid, **kwargs)
-    except (ReleaseCheckpointError, TypeError) as err:
+            checkpoint,
+            src_grid=args.src_grid,
+            shift_num=args.shift_num,
+            **kwargs)
+    except (ReleaseCheckpointError, TypeError, ValueError) as err:
         raise SystemExit(f'error: "{args.src}": {err}') from err
     meta = dict(
         converted_from=osp.basename(args.src),

@@ -7,6 +7,7 @@ from typing import Dict, List, Literal, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 
 from mmpha.registry import MODELS
@@ -166,6 +167,11 @@ class TransReIDHead(BaseModule):
         jpm (bool): Add the jigsaw patch branch. Defaults to True.
         num_parts (int): Number of local parts P. Defaults to 4.
         shift (int): Tokens moved by the shift operation. Defaults to 5.
+            The value travels with the weights: it is saved as the buffer
+            ``jpm_shift``, and a checkpoint that holds one sets the shift
+            the weights were trained with (logged when it differs from the
+            config), so a converted release checkpoint (which moves
+            ``SHIFT_NUM - 1`` tokens) runs as it was trained in any config.
         shuffle_groups (int): Chunks of the patch shuffle. Defaults to 2.
         rearrange (bool): Shift and shuffle before cutting the parts; False
             cuts the raw raster sequence. Defaults to True.
@@ -263,6 +269,28 @@ class TransReIDHead(BaseModule):
         # Filled by init_jpm(); None until then.
         self.jpm_block: Optional[nn.Module] = None
         self.jpm_norm: Optional[nn.Module] = None
+        if jpm:
+            self.register_buffer('jpm_shift', torch.tensor(shift))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Take the JPM shift that a checkpoint's weights were trained with.
+
+        A checkpoint saved before the shift was stored gets the config's.
+        """
+        key = prefix + 'jpm_shift'
+        if self.jpm and key not in state_dict:
+            state_dict[key] = self.jpm_shift.clone()
+        elif self.jpm:
+            shift = int(state_dict[key])
+            if shift != self.shift:
+                print_log(
+                    f'{prefix}jpm_shift: the checkpoint was trained with a '
+                    f'JPM shift of {shift}, the config says {self.shift}; '
+                    f'using {shift}',
+                    logger='current')
+                self.shift = shift
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # --------------------------------------------------------------- pieces
     @property

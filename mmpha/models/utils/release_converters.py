@@ -429,7 +429,8 @@ def convert_release_state_dict(checkpoint: Mapping,
                                                         torch.Tensor]] = None,
                                dst_grid: Optional[Sequence[int]] = None,
                                src_grid: Optional[Sequence[int]] = None,
-                               mode: str = 'bilinear'
+                               mode: str = 'bilinear',
+                               shift_num: int = 5
                                ) -> Tuple[StateDict, ConversionReport]:
     """Map a released TransReID / PHA checkpoint onto mmpha's keys.
 
@@ -462,6 +463,11 @@ def convert_release_state_dict(checkpoint: Mapping,
             inferred by :func:`infer_src_grid` when None. Defaults to None.
         mode (str): Interpolation of the position embedding. Defaults to
             ``'bilinear'``.
+        shift_num (int): The release config's ``MODEL.SHIFT_NUM`` (5 in
+            every released person re-ID config). Its ``shuffle_unit`` moves
+            ``SHIFT_NUM - 1`` patch tokens, so a JPM checkpoint gets
+            ``head.jpm_shift = shift_num - 1``, which the head takes on when
+            it loads. Defaults to 5.
 
     Returns:
         tuple[dict[str, torch.Tensor], ConversionReport]: The mmpha state
@@ -513,6 +519,16 @@ def convert_release_state_dict(checkpoint: Mapping,
         raise ReleaseCheckpointError(
             f'the released {layout} checkpoint is incomplete; these mmpha '
             f'tensors would stay unfilled: {missing}')
+    if layout != 'transreid':
+        if isinstance(shift_num, bool) or not isinstance(shift_num, int) \
+                or shift_num < 1:
+            raise ValueError(
+                f'shift_num must be a positive int, got {shift_num!r}')
+        # Not a tensor of the file: the release's config, which decides the
+        # JPM shift its weights were trained with.
+        converted['head.jpm_shift'] = torch.tensor(shift_num - 1)
+        report.converted[f'SHIFT_NUM={shift_num} (release config)'] = \
+            'head.jpm_shift'
     if target is not None:
         converted = _fit_to_target(converted, target, report, dst_grid,
                                    src_grid, mode)

@@ -300,3 +300,47 @@ def test_backbone_pretrained_takes_the_last_block_the_release_runs(
         backbone.load_pretrained(path, prefix='base.')
     with pytest.raises(ValueError, match='not a ViT checkpoint'):
         convert_vit_checkpoint(release)
+
+
+@pytest.mark.parametrize('layout', ['transreid-jpm', 'pha'])
+def test_the_release_shift_travels_with_the_weights(repo_root, tmp_path,
+                                                    layout):
+    """A default config (shift 5) runs a release checkpoint with its shift.
+
+    The conversion stores ``head.jpm_shift = SHIFT_NUM - 1``; the head takes
+    it on at load, whichever shift the config states, so the feature is the
+    release's without a config override.
+    """
+    cfg, _, release, _ = _made(repo_root, layout)
+    x, _, _, samples = _inputs()
+    expected = release_features(release, x, layout)
+    cfg['head']['shift'] = SHIFT_NUM  # the shipped configs' value
+    raw = build(cfg)
+    assert raw.head.shift == SHIFT_NUM
+    raw.load_state_dict(release)
+    assert raw.head.shift == SHIFT_NUM - 1
+    assert _relative(_feature(raw, x, samples), expected) < 1e-5
+
+    converted, _ = convert_release_state_dict(release)
+    assert int(converted['head.jpm_shift']) == SHIFT_NUM - 1
+    path = osp.join(tmp_path, 'converted.pth')
+    torch.save({'state_dict': converted}, path)
+    loaded = build(cfg)
+    load_checkpoint(loaded, path, map_location='cpu', strict=True)
+    assert loaded.head.shift == SHIFT_NUM - 1
+    assert torch.equal(_feature(loaded, x, samples), _feature(raw, x, samples))
+
+    # Another SHIFT_NUM in the release config gives another shift.
+    other, _ = convert_release_state_dict(release, shift_num=8)
+    assert int(other['head.jpm_shift']) == 7
+    with pytest.raises(ValueError, match='shift_num must be a positive int'):
+        convert_release_state_dict(release, shift_num=0)
+
+    # An mmpha checkpoint saved without the buffer keeps the config's shift.
+    own = {
+        k: v
+        for k, v in loaded.state_dict().items() if 'jpm_shift' not in k
+    }
+    fresh = build(cfg)
+    fresh.load_state_dict(own, strict=True)
+    assert fresh.head.shift == SHIFT_NUM
