@@ -7,6 +7,7 @@ of randomly initialised weights. :func:`load_state_dict_checked` reports
 what matched, and raises when anything did not (or when nothing matched,
 whatever ``strict`` says).
 """
+import logging
 import re
 from collections import OrderedDict
 from typing import Dict, List, Sequence, Tuple
@@ -66,6 +67,22 @@ def _shown(keys: List[str]) -> str:
     return head + (f', ... ({more} more)' if more > 0 else '')
 
 
+_SIZE_MISMATCH = re.compile(
+    r'size mismatch for (?P<key>\S+): copying a param with shape '
+    r'torch\.Size\((?P<old>\[.*?\])\) from checkpoint, the shape in current '
+    r'model is torch\.Size\((?P<new>\[.*?\])\)')
+
+
+def _short_error(message: str) -> str:
+    """Torch's size-mismatch message as ``key: A in the checkpoint, B in the
+    model``; other messages unchanged."""
+    match = _SIZE_MISMATCH.match(message)
+    if match is None:
+        return message
+    return (f'{match["key"]}: {match["old"]} in the checkpoint, '
+            f'{match["new"]} in the model')
+
+
 def load_state_dict_checked(model: torch.nn.Module,
                             state_dict: Dict[str, torch.Tensor],
                             strict: bool = True,
@@ -75,7 +92,10 @@ def load_state_dict_checked(model: torch.nn.Module,
     The model's own load-state-dict pre-hooks run first (a position
     embedding resized to another input size, the conversion of released
     weights), so the comparison is made on what the model accepts. BatchNorm
-    ``num_batches_tracked`` buffers are not required.
+    ``num_batches_tracked`` buffers are not required. Unexpected keys under
+    one of the model's ``ignorable_checkpoint_prefixes`` (a tuple of str
+    attribute; e.g. PHA's training-only head for the TransReID model) are
+    left out and logged rather than refused.
 
     Args:
         model (torch.nn.Module): The model, not wrapped.
@@ -87,9 +107,9 @@ def load_state_dict_checked(model: torch.nn.Module,
             Defaults to ``'the checkpoint'``.
 
     Returns:
-        dict: ``matched`` (int), ``missing``, ``unexpected`` and
-        ``mismatched`` (lists of keys; ``mismatched`` holds the messages of
-        the tensors of another shape).
+        dict: ``matched`` (int), ``missing``, ``unexpected``,
+        ``mismatched`` and ``ignored`` (lists of keys; ``mismatched`` holds
+        ``'key: [shape] in the checkpoint, [shape] in the model'`` lines).
 
     Raises:
         CheckpointMismatchError: If no key of the model was loaded; or, when
@@ -121,20 +141,33 @@ def load_state_dict_checked(model: torch.nn.Module,
                 }, child_prefix)
 
     load(model, state_dict, '')
+    errors = [_short_error(e) for e in errors]
     missing = [k for k in missing if not k.endswith('num_batches_tracked')]
+    ignorable = tuple(getattr(model, 'ignorable_checkpoint_prefixes', ()))
+    ignored = [k for k in unexpected if ignorable and k.startswith(ignorable)]
+    if ignored:
+        unexpected = [k for k in unexpected if not k.startswith(ignorable)]
     incompatible = _IncompatibleKeys(missing, unexpected)
     for module in model.modules():
         for hook in module._load_state_dict_post_hooks.values():
             hook(module, incompatible)
 
-    num_model_keys = sum(1 for k in model.state_dict()
-                         if not k.endswith('num_batches_tracked'))
-    matched = num_model_keys - len(missing) - len(errors)
+    model_keys = [
+        k for k in model.state_dict() if not k.endswith('num_batches_tracked')
+    ]
+    num_model_keys = len(model_keys)
+    # Matched: model keys that the checkpoint provided (after the model's
+    # top-level conversion hook). Keys that a submodule's hook fills in by
+    # itself when absent (a default buffer) are not a match.
+    provided = set(state_dict)
+    matched = sum(1 for k in model_keys
+                  if k in provided and k not in set(missing)) - len(errors)
     report = dict(
         matched=matched,
         missing=missing,
         unexpected=unexpected,
-        mismatched=errors)
+        mismatched=errors,
+        ignored=ignored)
     summary = (f'{matched} of the model\'s {num_model_keys} keys loaded; '
                f'{len(missing)} missing from the checkpoint'
                f'{": " + _shown(missing) if missing else ""}; '
@@ -156,5 +189,11 @@ def load_state_dict_checked(model: torch.nn.Module,
         print_log(
             f'non-strict load of {source}: {summary}',
             logger='current',
-            level=30)
+            level=logging.WARNING)
+    if ignored:
+        print_log(
+            f'{source}: left out {len(ignored)} keys that '
+            f'{type(model).__name__} does not use ({_shown(ignored)})',
+            logger='current',
+            level=logging.INFO)
     return report

@@ -35,18 +35,45 @@ def test_matching_checkpoint_writes_results_atomically(repo_root, tiny_files,
 
 def test_checkpoint_of_another_model_is_an_error(repo_root, tiny_files,
                                                  tmp_path, monkeypatch):
-    # The PHA checkpoint holds the TransReID weights plus the PHA head.
+    saved = torch.load(tiny_files['transreid_ckpt'], weights_only=True)
+    saved['state_dict']['neck.fc.weight'] = torch.zeros(4, 4)
+    extra = str(tmp_path / 'extra.pth')
+    torch.save(saved, extra)
     with pytest.raises(CheckpointMismatchError) as e:
         _test(repo_root, monkeypatch, tmp_path, tiny_files['transreid_cfg'],
-              tiny_files['pha_ckpt'])
+              extra)
     message = str(e.value)
-    assert '0 missing' in message and 'unexpected' in message
-    assert 'pha_head.' in message and '--non-strict' in message
+    assert '0 missing' in message and '1 unexpected in it: neck.fc.weight' \
+        in message and '--non-strict' in message
     # --non-strict evaluates the weights that fit, with a warning.
     out = tmp_path / 'nonstrict.pth'
-    _test(repo_root, monkeypatch, tmp_path, tiny_files['transreid_cfg'],
-          tiny_files['pha_ckpt'], '--non-strict', '--out', out)
+    _test(repo_root, monkeypatch, tmp_path, tiny_files['transreid_cfg'], extra,
+          '--non-strict', '--out', out)
     assert 'metrics' in torch.load(out, weights_only=True)
+    # Another class count: tensors of another shape.
+    with pytest.raises(
+            CheckpointMismatchError,
+            match=r'0 missing.*0 unexpected.*5 of another shape: '
+            r'head\.classifiers\.0\.weight: \[75, 32\] in the '
+            r'checkpoint, \[3, 32\] in the model'):
+        _test(repo_root, monkeypatch, tmp_path, tiny_files['transreid_cfg'],
+              tiny_files['transreid_ckpt'], '--cfg-options',
+              'model.head.num_classes=3')
+
+
+def test_pha_checkpoint_tests_in_the_transreid_config(repo_root, tiny_files,
+                                                      tmp_path, monkeypatch):
+    """The PHA head is training-only: a PHA checkpoint infers like the
+    TransReID model with its weights, so its keys are left out, not
+    refused."""
+    outs = []
+    for cfg in ('pha_cfg', 'transreid_cfg'):
+        out = tmp_path / f'{cfg}.pth'
+        _test(repo_root, monkeypatch, tmp_path, tiny_files[cfg],
+              tiny_files['pha_ckpt'], '--out', out)
+        outs.append(torch.load(out, weights_only=True))
+    torch.testing.assert_close(outs[0]['query_feats'], outs[1]['query_feats'])
+    assert outs[0]['metrics'] == outs[1]['metrics']
 
 
 def test_checkpoint_matching_nothing_is_an_error_even_non_strict(

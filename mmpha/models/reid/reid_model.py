@@ -53,6 +53,11 @@ class ReIDModel(BaseModel):
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
+    #: Checkpoint keys this model lacks that a strict load leaves out (and
+    #: logs): PHA's training-only head, so that a PHA checkpoint loads into
+    #: the TransReID config and infers the same (mmpha.utils.state_dict_load).
+    ignorable_checkpoint_prefixes: Tuple[str, ...] = ('pha_head.', )
+
     def __init__(self,
                  backbone: dict,
                  head: dict,
