@@ -106,7 +106,9 @@ BATCH_AUGMENTS = Registry(
 TOKENIZER = Registry(
     'tokenizer', parent=MMPRETRAIN_TOKENIZER, locations=['mmpha.models'])
 FUNCTIONS = Registry(
-    'function', parent=MMENGINE_FUNCTIONS, locations=['mmpha.models'])
+    'function',
+    parent=MMENGINE_FUNCTIONS,
+    locations=['mmpha.models', 'mmpha.datasets'])
 
 # Evaluation.
 METRICS = Registry(

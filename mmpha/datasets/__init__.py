@@ -10,8 +10,9 @@ from .msmt17 import MSMT17
 from .samplers import *  # noqa: F401,F403
 from .synthreid import SynthReID
 from .transforms import *  # noqa: F401,F403
+from .worker_init import reid_worker_init_fn
 
 __all__ = [
     'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'Market1501', 'MSMT17',
-    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID'
+    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'reid_worker_init_fn'
 ]

@@ -50,6 +50,8 @@ train_dataloader = dict(
     # epoch to the next, which no checkpoint can hold, so a resumed run
     # would draw other augmentations than the uninterrupted one.
     persistent_workers=False,
+    # Seeds that change every epoch and continue exactly after a resume.
+    worker_init_fn=dict(type='mmpha.reid_worker_init_fn'),
     sampler=dict(
         type='PKSampler', batch_size=batch_size, num_instances=num_instances),
     dataset=dict(

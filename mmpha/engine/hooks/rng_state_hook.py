@@ -83,10 +83,13 @@ class RNGStateHook(Hook):
       creates a data loader, drawing a seed) does not shift the training
       stream: a run is the same whatever its ``val_interval``.
 
-    Data-loader workers (``num_workers > 0``) are seeded afresh each epoch
-    by MMEngine from the seed and a draw of the main generator, so they are
-    covered too unless ``persistent_workers=True``, whose workers carry
-    their state across epochs and cannot be checkpointed.
+    Data-loader workers (``num_workers > 0``) of the shipped train loaders
+    are seeded afresh each epoch by
+    :func:`~mmpha.datasets.reid_worker_init_fn` from torch's per-epoch
+    worker seed, a draw of the main generator, so they are covered too
+    unless ``persistent_workers=True``, whose workers carry their state
+    across epochs and cannot be checkpointed. (MMEngine's default
+    ``worker_init_fn`` would give the workers the same seeds every epoch.)
 
     In distributed training the checkpoint holds rank 0's state; it is
     restored on every rank only when all ranks share one seed (MMEngine's
