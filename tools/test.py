@@ -13,10 +13,12 @@ from mmengine.config import Config, DictAction
 
 # mmpha first: version checks and the weights-only checkpoint loader.
 import mmpha  # noqa: F401,I001
+from mmpha.engine.runner import ResumeMismatchError
 from mmpha.evaluation import check_output_file
 from mmpha.registry import RUNNERS
 from mmpha.utils import (apply_run_options, register_all_modules,
                          setup_cpu_distributed, teardown_distributed)
+from mmpha.utils.cli import exit_on_input_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -107,4 +109,5 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_input_error(ResumeMismatchError):
+        main()

@@ -16,10 +16,12 @@ from mmengine.runner import Runner
 # mmpha is imported before anything imports mmpretrain.models: it checks the
 # versions of the OpenMMLab stack and installs the checkpoint loader.
 import mmpha  # noqa: F401,I001
+from mmpha.engine.runner import ResumeMismatchError
 from mmpha.registry import RUNNERS
 from mmpha.utils import (apply_run_options, check_pk_batch,
                          register_all_modules, setup_cpu_distributed,
                          teardown_distributed)
+from mmpha.utils.cli import exit_on_input_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -173,4 +175,5 @@ def report_final_metrics(runner: Runner) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_input_error(ResumeMismatchError):
+        main()

@@ -17,6 +17,9 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader, Runner
 
 from mmpha.registry import RUNNERS
+from mmpha.utils.checkpoint import (check_checkpoint,
+                                    check_config_checkpoints,
+                                    setup_checkpoint_loading)
 from mmpha.utils.checkpoint_files import read_last_checkpoint
 from mmpha.utils.config_check import check_train_length, resolve_scheduler_ends
 from mmpha.utils.state_dict_load import load_state_dict_checked, state_dict_of
@@ -211,6 +214,7 @@ class ReIDRunner(Runner):
                     cfg.get('param_scheduler') is not None:
                 resolve_scheduler_ends(cfg['param_scheduler'],
                                        cfg.get('train_cfg', train_cfg))
+        self._check_checkpoints_first(arguments, resume_or_scratch)
         super().__init__(*bound.args[1:], **bound.kwargs)
 
         def option(value: Optional[bool], key: str, default: bool) -> bool:
@@ -226,6 +230,43 @@ class ReIDRunner(Runner):
         self._strict_load = option(strict_load, 'strict_load', True)
         self._resuming = False
         self._resume_differences: List[str] = []
+
+    @staticmethod
+    def _check_checkpoints_first(arguments: Dict[str, Any],
+                                 resume_or_scratch: Optional[bool]) -> None:
+        """Refuse unsafe or missing checkpoints before anything is written.
+
+        MMEngine's Runner creates the work dir, its log and visualiser files
+        in ``__init__``; checking here first means a refused checkpoint, or
+        a resume with nothing to resume from, changes nothing on disk.
+
+        Args:
+            arguments (dict): The bound arguments of ``Runner.__init__``.
+            resume_or_scratch (bool, optional): As in ``__init__``.
+        """
+        cfg = arguments.get('cfg')
+        cfg = cfg if isinstance(cfg, (Config, dict)) else {}
+        setup_checkpoint_loading(cfg)
+        load_from = arguments.get('load_from')
+        check_config_checkpoints(
+            dict(load_from=load_from, model=arguments.get('model')))
+        work_dir = arguments.get('work_dir')
+        if not arguments.get('resume') or load_from is not None or \
+                not isinstance(work_dir, str):
+            return
+        latest = read_last_checkpoint(work_dir)
+        if latest is not None:
+            check_checkpoint(latest)
+            return
+        if resume_or_scratch is None:
+            resume_or_scratch = cfg.get('resume_or_scratch', False)
+        if resume_or_scratch is not True:
+            raise FileNotFoundError(
+                f'cannot resume: the work dir "{work_dir}" has no '
+                'last_checkpoint to resume from. Pass the checkpoint to '
+                'resume from (--resume PATH), check --work-dir, or use '
+                '--resume-or-scratch (resume_or_scratch=True) to start from '
+                'scratch when there is nothing to resume')
 
     def _resume_source(self) -> Optional[str]:
         """The checkpoint to resume from, or None to start from scratch.

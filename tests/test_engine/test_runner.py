@@ -123,11 +123,12 @@ def _log_text(work_dir):
 
 def test_auto_resume_without_checkpoint_is_an_error(tmp_path):
     work = tmp_path / 'empty'
-    runner = ReIDRunner.from_cfg(_cfg(work, resume=True))
     with pytest.raises(FileNotFoundError, match='has no last_checkpoint') as e:
-        runner.train()
+        ReIDRunner.from_cfg(_cfg(work, resume=True))
     assert str(work) in str(e.value)
-    # Nothing was trained or written.
+    # Refused before the Runner existed: nothing was trained or written,
+    # not even the work dir and its log.
+    assert not work.exists()
     assert glob.glob(osp.join(work, '*.pth')) == []
 
 
@@ -148,15 +149,15 @@ def test_resume_or_scratch_starts_from_scratch_and_says_so(tmp_path):
 
 def test_resume_from_missing_path_is_an_error(tmp_path):
     missing = str(tmp_path / 'nope' / 'epoch_3.pth')
-    runner = ReIDRunner.from_cfg(
-        _cfg(
-            tmp_path / 'run',
-            resume=True,
-            resume_or_scratch=True,
-            load_from=missing))
     with pytest.raises(FileNotFoundError, match='does not exist') as e:
-        runner.train()
+        ReIDRunner.from_cfg(
+            _cfg(
+                tmp_path / 'run',
+                resume=True,
+                resume_or_scratch=True,
+                load_from=missing))
     assert missing in str(e.value)
+    assert not (tmp_path / 'run').exists()
 
 
 @pytest.mark.parametrize('pointer', ['relative', 'absolute'])
