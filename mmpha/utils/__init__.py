@@ -1,6 +1,10 @@
 """Utilities: environment set-up and checkpoint loading."""
 from .atomic_io import atomic_torch_save, atomic_write_bytes, atomic_write_text
-from .checkpoint import register_checkpoint_loader, trusted_checkpoint_globals
+from .checkpoint import (CheckpointLoadError, UnsafeCheckpointError,
+                         check_checkpoint, load_local_checkpoint,
+                         register_checkpoint_loader, resolve_checkpoint,
+                         set_unsafe_load, setup_checkpoint_loading,
+                         trusted_checkpoint_globals, unsafe_load)
 from .checkpoint_files import read_last_checkpoint, write_last_checkpoint
 from .config_check import check_pk_batch
 from .dist import setup_cpu_distributed, teardown_distributed
@@ -9,7 +13,10 @@ from .setup_env import (apply_run_options, register_all_modules,
 
 __all__ = [
     'register_all_modules', 'register_checkpoint_loader',
-    'trusted_checkpoint_globals', 'setup_cpu_distributed', 'check_pk_batch',
+    'trusted_checkpoint_globals', 'CheckpointLoadError',
+    'UnsafeCheckpointError', 'check_checkpoint', 'load_local_checkpoint',
+    'resolve_checkpoint', 'set_unsafe_load', 'setup_checkpoint_loading',
+    'unsafe_load', 'setup_cpu_distributed', 'check_pk_batch',
     'setup_num_threads', 'apply_run_options', 'teardown_distributed',
     'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save',
     'read_last_checkpoint', 'write_last_checkpoint'
