@@ -381,7 +381,14 @@ def test_reproduction_configs_have_the_released_settings(
     assert cfg.train_dataloader.sampler.batch_size == batch
     assert cfg.train_dataloader.sampler.num_instances == 4
     assert cfg.train_cfg.max_epochs == epochs
-    assert cfg.param_scheduler[-1].end == epochs
+    # The cosine ends with the training (end=None, filled from max_epochs);
+    # the warm-up's curve is checked in tests/test_configs.
+    from mmpha.utils.config_check import resolve_scheduler_ends
+    warmup, cosine = resolve_scheduler_ends(cfg.param_scheduler,
+                                            cfg.train_cfg)
+    assert warmup.type == 'LinearLR' and warmup.end < epochs
+    assert cosine.type == 'CosineAnnealingLR'
+    assert (cosine.end, cosine.T_max) == (epochs, epochs - cosine.begin)
     assert model.head.loss_triplet.margin is None  # soft margin
     assert model.head.neck_feat == 'before'
     neck = model.neck
