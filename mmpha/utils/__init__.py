@@ -10,6 +10,8 @@ from .config_check import check_pk_batch
 from .dist import setup_cpu_distributed, teardown_distributed
 from .setup_env import (apply_run_options, register_all_modules,
                         setup_num_threads)
+from .tensor_ops import (DIST_METRICS, DistMetric, IntTypeError,
+                         check_positive_int, pair_masks, pairwise_distance)
 
 __all__ = [
     'register_all_modules', 'register_checkpoint_loader',
@@ -19,5 +21,7 @@ __all__ = [
     'unsafe_load', 'setup_cpu_distributed', 'check_pk_batch',
     'setup_num_threads', 'apply_run_options', 'teardown_distributed',
     'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save',
-    'read_last_checkpoint', 'write_last_checkpoint'
+    'read_last_checkpoint', 'write_last_checkpoint', 'DistMetric',
+    'DIST_METRICS', 'IntTypeError', 'check_positive_int', 'pair_masks',
+    'pairwise_distance'
 ]

@@ -1,0 +1,199 @@
+"""Small tensor helpers shared by the losses, the metric and the APIs.
+
+Each concept has one definition here: the pairwise distance between two sets
+of features, the names of the distance metrics, the same-label pair masks of
+metric learning and of the re-ID protocol, and the check of a positive
+integer argument. The module imports nothing from mmpha, so every layer can
+use it.
+"""
+from numbers import Integral
+from typing import Literal, Optional, Tuple, Union, get_args
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+#: Distances a user can choose for retrieval: the Euclidean distance and
+#: one minus the cosine similarity.
+DistMetric = Literal['euclidean', 'cosine']
+DIST_METRICS: Tuple[str, ...] = get_args(DistMetric)
+
+#: What :func:`pairwise_distance` computes: a :data:`DistMetric`, or the
+#: squared Euclidean distance (the original distance of re-ranking).
+Distance = Union[DistMetric, Literal['sqeuclidean']]
+DISTANCES: Tuple[str, ...] = DIST_METRICS + ('sqeuclidean', )
+
+
+class IntTypeError(TypeError, ValueError):
+    """A value that should be an integer is not one.
+
+    It is a ``ValueError`` as well (as numpy's ``AxisError`` is both an
+    ``IndexError`` and a ``ValueError``), because the argument checks that
+    :func:`check_positive_int` replaces raised ``ValueError`` for any bad
+    value, and callers catch that.
+    """
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Check that an argument is an integer ``>= 1``.
+
+    Args:
+        value (object): The value given; any :class:`numbers.Integral`
+            except ``bool`` (numpy integers included).
+        name (str): The argument's name, used in the message.
+
+    Returns:
+        int: ``value`` as a Python int.
+
+    Raises:
+        IntTypeError: (a ``TypeError`` and a ``ValueError``) if ``value`` is
+            not an integer, e.g. ``2.5``, ``'3'`` or ``True``.
+        ValueError: If ``value < 1``.
+
+    Examples:
+        >>> check_positive_int(4, 'topk')
+        4
+        >>> check_positive_int(0, 'topk')
+        Traceback (most recent call last):
+        ...
+        ValueError: topk must be a positive int, got 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise IntTypeError(f'{name} must be a positive int, got {value!r} '
+                           f'({type(value).__name__}).')
+    if value < 1:
+        raise ValueError(f'{name} must be a positive int, got {value!r}.')
+    return int(value)
+
+
+def pairwise_distance(x: Tensor,
+                      y: Optional[Tensor] = None,
+                      metric: Distance = 'euclidean',
+                      *,
+                      normalized: bool = False,
+                      eps: float = 0.0) -> Tensor:
+    """Distances between every row of ``x`` and every row of ``y``.
+
+    The squared Euclidean distance is expanded as
+    ``(|x|^2 + |y|^2) - 2 x.y``, so that the only ``(M, N)`` work is one
+    matrix product and two elementwise passes (``torch.cdist`` is slower and
+    holds more memory); rounding can make it slightly negative, hence the
+    lower clamp at ``eps``. The cosine distance is ``1 - x.y`` on unit
+    vectors, clamped at 0. The evaluation calls it chunk after chunk of
+    queries against the whole gallery: each call allocates only ``(M, N)``
+    temporaries, and the operations are in place unless a gradient is
+    needed (the results are the same either way). Half-precision inputs are
+    computed in float32 so that mixed-precision training does not overflow.
+
+    Args:
+        x (Tensor): ``(M, D)`` features, D the feature width.
+        y (Tensor, optional): ``(N, D)`` features. Defaults to None (``x``
+            itself, ``N = M``).
+        metric (str): ``'euclidean'``, ``'sqeuclidean'`` (squared Euclidean)
+            or ``'cosine'`` (one minus cosine similarity). Defaults to
+            ``'euclidean'``.
+        normalized (bool): ``x`` and ``y`` already have unit L2 norm, which
+            spares ``'cosine'`` a normalised copy of both (worth it when the
+            same gallery is compared chunk after chunk); the Euclidean
+            distances ignore it. Keyword only. Defaults to False.
+        eps (float): Lower clamp of the squared Euclidean distance before
+            the square root. A loss needs ``eps > 0``: the gradient of
+            ``sqrt`` is infinite at 0 (every diagonal entry). Keyword only.
+            Defaults to 0.
+
+    Returns:
+        Tensor: ``(M, N)`` distances, non-negative, in the dtype of the
+        inputs (float32 for half-precision ones).
+
+    Raises:
+        ValueError: If ``metric`` is unknown or the shapes do not fit.
+
+    Examples:
+        >>> x = torch.tensor([[0., 0.], [3., 4.]])
+        >>> pairwise_distance(x)
+        tensor([[0., 5.],
+                [5., 0.]])
+    """
+    if metric not in DISTANCES:
+        raise ValueError(f'metric must be one of {DISTANCES}, got {metric!r}.')
+    pairs = (('x', x), ) if y is None else (('x', x), ('y', y))
+    for name, feats in pairs:
+        if not isinstance(feats, Tensor) or feats.dim() != 2:
+            shape = tuple(feats.shape) if isinstance(feats, Tensor) else None
+            raise ValueError(f'{name} must be a 2-D tensor (N, D), got '
+                             f'{type(feats).__name__} of shape {shape}.')
+    if y is not None and x.shape[1] != y.shape[1]:
+        raise ValueError(f'x and y feature widths differ: {x.shape[1]} vs '
+                         f'{y.shape[1]}.')
+    if x.dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    if y is None:
+        y = x
+    elif y.dtype in (torch.float16, torch.bfloat16):
+        y = y.float()
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad
+                                              or y.requires_grad)
+
+    if metric == 'cosine':
+        if not normalized:
+            x = F.normalize(x, dim=1)
+            y = x if y is x else F.normalize(y, dim=1)
+        sim = x @ y.t()
+        if needs_grad:
+            return (1 - sim).clamp(min=0)
+        return sim.neg_().add_(1).clamp_(min=0)
+
+    x_sq = x.pow(2).sum(1)
+    y_sq = x_sq if y is x else y.pow(2).sum(1)
+    if needs_grad:
+        sq_dist = (x_sq[:, None] + y_sq[None]) - 2 * (x @ y.t())
+        sq_dist = sq_dist.clamp(min=eps)
+        return sq_dist if metric == 'sqeuclidean' else sq_dist.sqrt()
+    # Same operations in place: one (M, N) buffer besides the product.
+    sq_dist = torch.add(x_sq[:, None], y_sq[None])
+    sq_dist.sub_(x @ y.t(), alpha=2).clamp_(min=eps)
+    return sq_dist if metric == 'sqeuclidean' else sq_dist.sqrt_()
+
+
+def pair_masks(labels: Tensor,
+               other_labels: Optional[Tensor] = None,
+               exclude_diagonal: bool = False) -> Tuple[Tensor, Tensor]:
+    """Same-label and different-label masks of every pair.
+
+    Metric learning calls it with one batch of labels (``exclude_diagonal``:
+    an anchor is not its own positive); the re-ID protocol with query and
+    gallery ids, and with query and gallery cameras (the "junk" images have
+    the same id *and* the same camera).
+
+    Args:
+        labels (Tensor): ``(M, )`` integer labels.
+        other_labels (Tensor, optional): ``(N, )`` integer labels. Defaults
+            to None (``labels`` itself, ``N = M``).
+        exclude_diagonal (bool): Leave the pairs ``(i, i)`` out of the
+            positives (they stay out of the negatives). Defaults to False.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``positive`` and ``negative``, ``(M, N)``
+        bool: the pairs with equal labels (without the diagonal if
+        ``exclude_diagonal``) and the pairs with different labels.
+
+    Raises:
+        ValueError: If the labels are not 1-D.
+
+    Examples:
+        >>> pos, neg = pair_masks(torch.tensor([3, 3, 5]),
+        ...                       exclude_diagonal=True)
+        >>> pos.int().tolist(), neg.int().tolist()
+        ([[0, 1, 0], [1, 0, 0], [0, 0, 0]], [[0, 0, 1], [0, 0, 1], [1, 1, 0]])
+    """
+    other = labels if other_labels is None else other_labels
+    if labels.dim() != 1 or other.dim() != 1:
+        raise ValueError(f'labels must be 1-D, got shapes '
+                         f'{tuple(labels.shape)} and {tuple(other.shape)}.')
+    same = labels[:, None] == other.to(labels.device)[None]
+    negative = ~same
+    if exclude_diagonal:
+        diagonal = torch.eye(
+            same.shape[0], same.shape[1], dtype=torch.bool, device=same.device)
+        same &= ~diagonal
+    return same, negative
