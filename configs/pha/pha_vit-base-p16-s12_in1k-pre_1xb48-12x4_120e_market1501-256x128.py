@@ -11,5 +11,5 @@ _base_ = [
 model = dict(
     backbone=dict(camera_num=0, view_num=0), head=dict(num_classes=751))
 
-# The sampler does not see the dataloader's batch size: restate both.
-train_dataloader = dict(batch_size=48, sampler=dict(batch_size=48))
+# P x K = 12 x 4 (K from the dataset base).
+train_dataloader = dict(batch_size=48)

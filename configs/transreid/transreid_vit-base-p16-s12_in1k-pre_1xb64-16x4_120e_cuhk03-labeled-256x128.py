@@ -13,6 +13,5 @@ _base_ = [
 model = dict(
     backbone=dict(camera_num=2, view_num=0), head=dict(num_classes=767))
 
-# The dataset base uses the PHA batch of 32; the sampler does not see the
-# dataloader's batch size, so both are restated.
-train_dataloader = dict(batch_size=64, sampler=dict(batch_size=64))
+# P x K = 16 x 4 (K from the dataset base, which has the PHA batch of 32).
+train_dataloader = dict(batch_size=64)

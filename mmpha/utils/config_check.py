@@ -5,32 +5,43 @@ from mmengine.config import Config
 
 
 def check_pk_batch(cfg: Config) -> None:
-    """Check that the training dataloader and its PK sampler agree.
+    """Refuse a second statement of the training batch size.
 
-    The dataloader cuts the sampler's index stream into batches of
-    ``train_dataloader.batch_size``; only when that equals the sampler's
-    ``batch_size`` (P x K) does every batch hold P identities x K images.
-    A mismatch trains silently on broken P x K batches, so it is refused.
+    The shipped configs state P x K once: ``train_dataloader.batch_size``
+    and ``batch_sampler=dict(type='PKBatchSampler', num_instances=K)``,
+    which validates the pair when the loader is built. Two layouts would
+    state the batch twice, and a mismatch would train silently on broken
+    P x K batches, so both are refused when they disagree:
+
+    - ``sampler=dict(type='PKSampler', batch_size=...)`` without a batch
+      sampler (the dataloader cuts the sampler's stream by its own
+      ``batch_size``);
+    - ``batch_sampler=dict(type='PKBatchSampler', batch_size=...)``
+      (MMEngine would use it and ignore the dataloader's).
 
     Args:
         cfg (Config): The run's config.
 
     Raises:
-        ValueError: When ``train_dataloader.sampler.type`` is ``PKSampler``
-            and the two batch sizes differ; the message names both keys.
+        ValueError: When such a second batch size differs from
+            ``train_dataloader.batch_size``; the message names both keys.
     """
     loader = cfg.get('train_dataloader', None)
     if not loader:
         return
-    sampler = loader.get('sampler', None) or {}
-    if sampler.get('type') not in ('PKSampler', 'mmpha.PKSampler'):
-        return
-    loader_bs, sampler_bs = loader.get('batch_size'), sampler.get('batch_size')
-    if sampler_bs is not None and loader_bs != sampler_bs:
-        raise ValueError(
-            f'train_dataloader.batch_size={loader_bs} differs from '
-            f'train_dataloader.sampler.batch_size={sampler_bs}: with the '
-            'PKSampler both must be P x K; set them to the same value')
+    loader_bs = loader.get('batch_size')
+    for key in ('sampler', 'batch_sampler'):
+        part = loader.get(key, None) or {}
+        kind = str(part.get('type', '')).split('.')[-1]
+        if kind not in ('PKSampler', 'PKBatchSampler'):
+            continue
+        part_bs = part.get('batch_size', None)
+        if part_bs is not None and loader_bs != part_bs:
+            raise ValueError(
+                f'train_dataloader.batch_size={loader_bs} differs from '
+                f'train_dataloader.{key}.batch_size={part_bs}: state P x K '
+                'once, as train_dataloader.batch_size, and remove '
+                f'{key}.batch_size')
 
 
 def check_train_length(cfg: Config) -> None:

@@ -9,10 +9,11 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.runner import Runner
 from reid_fakes import (CUHK03_FILES, DUKE_FILES, MARKET_FILES,
                         make_folder_layout, make_msmt17)
 
-from mmpha.registry import DATA_SAMPLERS, DATASETS, MODELS
+from mmpha.registry import DATASETS, MODELS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs', '_base_', 'datasets')
@@ -75,10 +76,11 @@ def _set_root(node, root, spec=None):
 def test_config_structure(name):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, f'{name}.py'))
     loader = cfg.train_dataloader
-    assert loader.sampler.type == 'PKSampler'
-    assert loader.sampler.batch_size == loader.batch_size
-    assert loader.sampler.num_instances == 4
+    # P x K stated once: the batch by batch_size, K by the batch sampler.
+    assert loader.sampler == dict(type='DefaultSampler', shuffle=True)
+    assert loader.batch_sampler == dict(type='PKBatchSampler', num_instances=4)
     assert loader.batch_size % 4 == 0
+    assert 'batch_size' not in cfg and 'num_instances' not in cfg
     assert loader.dataset.split == 'train'
     val = cfg.val_dataloader
     assert val.sampler == dict(type='DefaultSampler', shuffle=False)
@@ -126,11 +128,14 @@ def test_config_builds_and_runs(name, tmp_path):
     assert out['inputs'].shape == (3, h, w)
     assert out['data_samples'].is_query is False
 
-    sampler_cfg = dict(cfg.train_dataloader.sampler)
-    sampler_cfg['batch_size'] = sampler_cfg['num_instances'] * 2
-    sampler = DATA_SAMPLERS.build(
-        sampler_cfg, default_args=dict(dataset=train, seed=0))
-    batch = [train[i] for i in list(sampler)[:sampler.batch_size]]
+    loader_cfg = copy.deepcopy(cfg.train_dataloader)
+    loader_cfg.update(
+        dataset=train,
+        num_workers=0,
+        batch_size=loader_cfg.batch_sampler.num_instances * 2)
+    batch_sampler = Runner.build_dataloader(loader_cfg, seed=0).batch_sampler
+    sampler = batch_sampler.sampler
+    batch = [train[i] for i in next(iter(batch_sampler))]
     pre = MODELS.build(cfg.data_preprocessor)
     data = pre(
         dict(

@@ -126,7 +126,7 @@ def tiny_cfg(repo_root: str,
                 batch_size=BATCH,
                 num_workers=0,
                 persistent_workers=False,
-                sampler=dict(batch_size=BATCH, num_instances=K),
+                batch_sampler=dict(num_instances=K),
                 dataset=train_set),
             val_dataloader=dict(
                 batch_size=16,

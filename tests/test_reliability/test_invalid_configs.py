@@ -71,8 +71,8 @@ def test_batch_not_a_multiple_of_k(tmp_path, tiny_synthreid, repo_root,
     monkeypatch.chdir(tmp_path)
     cfg = tiny_cfg(repo_root, osp.relpath(tiny_synthreid), 'work')
     loader = copy.deepcopy(cfg.train_dataloader)
-    loader.batch_size = loader.sampler.batch_size = 6
-    loader.sampler.num_instances = 4
+    loader.batch_size = 6
+    loader.batch_sampler.num_instances = 4
     with pytest.raises(
             ValueError,
             match=r'batch_size \(6\) must be a multiple of num_instances K '

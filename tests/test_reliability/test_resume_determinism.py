@@ -174,9 +174,7 @@ def test_shipped_tiny_config_resumes_exactly_with_its_dataloader(
             2,
             'train_dataloader.batch_size':
             BATCH,
-            'train_dataloader.sampler.batch_size':
-            BATCH,
-            'train_dataloader.sampler.num_instances':
+            'train_dataloader.batch_sampler.num_instances':
             K,
             'model.backbone.arch':
             dict(

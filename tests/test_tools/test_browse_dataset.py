@@ -26,7 +26,6 @@ spec = dict(num_ids=5, num_train_ids=3, num_cameras=2, cams_per_id=2,
             img_height=64, img_width=32)
 train_dataloader = dict(
     batch_size=8,
-    sampler=dict(batch_size=8),
     dataset=dict(data_root={data_root!r}, spec=spec))
 ''')
     out_dir = str(tmp_path / 'out')

@@ -45,8 +45,7 @@ def test_dist_train_and_test_two_cpu_processes(tmp_path, repo_root,
     # 2 training ids x 2 cameras x 2 images = 8 images; each rank takes
     # 1 id x 2 images per step, so an epoch is 8 / (2 x 2) = 2 steps.
     cfg.train_dataloader.batch_size = 2
-    cfg.train_dataloader.sampler.batch_size = 2
-    cfg.train_dataloader.sampler.num_instances = 2
+    cfg.train_dataloader.batch_sampler.num_instances = 2
     cfg.val_dataloader.batch_size = 4
     cfg.test_dataloader = cfg.val_dataloader
     cfg.model.head.num_classes = 2

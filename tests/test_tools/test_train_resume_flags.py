@@ -30,8 +30,7 @@ def test_resume_with_an_empty_work_dir_is_an_error(repo_root, tiny_files,
             tiny_files['transreid_cfg'], '--work-dir', work, '--resume',
             '--cfg-options', 'train_cfg.max_epochs=2',
             'train_dataloader.batch_size=4',
-            'train_dataloader.sampler.batch_size=4',
-            'train_dataloader.sampler.num_instances=2'
+            'train_dataloader.batch_sampler.num_instances=2'
         ], monkeypatch)
     assert str(work) in str(e.value)
     assert glob.glob(str(work / '*.pth')) == []

@@ -130,10 +130,18 @@ def browse(cfg: Config,
     loader = cfg.train_dataloader
     dataset = DATASETS.build(loader.dataset)
     sampler_cfg = loader.get('sampler')
+    batch_sampler_cfg = loader.get('batch_sampler')
     if sampler_cfg is not None:
         sampler = DATA_SAMPLERS.build(
             sampler_cfg, default_args=dict(dataset=dataset, seed=seed))
         order = list(sampler)
+        if batch_sampler_cfg is not None:
+            # Built as MMEngine's Runner.build_dataloader builds it.
+            batches = DATA_SAMPLERS.build(
+                batch_sampler_cfg,
+                default_args=dict(
+                    sampler=sampler, batch_size=loader.batch_size))
+            order = [i for batch in batches for i in batch]
     else:
         order = list(range(len(dataset)))
     indices = [order[i % len(order)] for i in range(num)]
@@ -148,7 +156,8 @@ def browse(cfg: Config,
         f'id{s.gt_label.item()} cam{s.cam_id}' for s in data['data_samples']
     ]
     if cols <= 0:
-        cols = (sampler_cfg.get('num_instances', 8) if sampler_cfg else 8) * 2
+        k_cfg = batch_sampler_cfg or sampler_cfg or {}
+        cols = k_cfg.get('num_instances', 8) * 2
     grid = make_grid(images, labels, min(cols, num))
     os.makedirs(output_dir, exist_ok=True)
     path = osp.join(output_dir, f'{name}.png')

@@ -195,7 +195,7 @@ synth = dict(type='SynthReID', data_root='$REPO/data/synthreid', auto_generate=T
 train_dataloader = dict(
     batch_size=${TRAIN_BATCH},
     num_workers=${NPROC},
-    sampler=dict(batch_size=${TRAIN_BATCH}, num_instances=4),
+    batch_sampler=dict(num_instances=4),
     dataset=dict(synth, split='train', pipeline=train_pipeline))
 val_dataloader = dict(
     num_workers=${NPROC},

@@ -6,13 +6,9 @@ _base_ = './market1501.py'
 dataset_type = 'CUHK03'
 data_root = 'data/cuhk03-np'
 
-# P x K = 8 ids x 4 images, as in the PHA release. The sampler and the
-# dataloader must get the same batch size.
-batch_size = 32
-
+# P x K = 8 ids x 4 images, as in the PHA release.
 train_dataloader = dict(
-    batch_size=batch_size,
-    sampler=dict(batch_size=batch_size),
+    batch_size=32,
     dataset=dict(type=dataset_type, data_root=data_root, subset='labeled'))
 
 # A list replaces its base list whole, so both splits are restated.

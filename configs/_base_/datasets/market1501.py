@@ -3,11 +3,6 @@
 dataset_type = 'Market1501'
 data_root = 'data/market1501'
 
-# P x K identities x images per batch. mmengine builds the sampler without the
-# dataloader's batch size: a leaf config that changes it restates both.
-batch_size = 64
-num_instances = 4
-
 data_preprocessor = dict(
     type='ReIDDataPreprocessor',
     mean=[127.5, 127.5, 127.5],
@@ -43,8 +38,12 @@ test_pipeline = [
     dict(type='PackReIDInputs'),
 ]
 
+# P x K: the batch (P x K images on each GPU) is stated once, as
+# batch_size; K by the batch sampler, which draws P = batch_size / K
+# identities a batch (see docs/en/user_guides/config.md). The plain sampler
+# only carries the dataset, the seed and the epoch to it.
 train_dataloader = dict(
-    batch_size=batch_size,
+    batch_size=64,
     num_workers=8,
     # Not persistent: persistent workers carry their random state from one
     # epoch to the next, which no checkpoint can hold, so a resumed run
@@ -52,8 +51,8 @@ train_dataloader = dict(
     persistent_workers=False,
     # Seeds that change every epoch and continue exactly after a resume.
     worker_init_fn=dict(type='mmpha.reid_worker_init_fn'),
-    sampler=dict(
-        type='PKSampler', batch_size=batch_size, num_instances=num_instances),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(type='PKBatchSampler', num_instances=4),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -62,9 +62,11 @@ class PKSampler(Sampler):
     ``S * batch_size``. It is fixed at construction, which the epoch-based
     loop and the parameter schedulers rely on.
 
-    The dataloader's ``batch_size`` must equal this sampler's
-    ``batch_size`` (mmengine builds the sampler without it, so the config
-    states both).
+    MMEngine builds a dataloader's ``sampler`` without the batch size, so
+    the configs do not use this class directly: they give
+    :class:`PKBatchSampler` (which builds one from the dataloader's
+    ``batch_size``) and state the batch once. Used on its own, the
+    dataloader's ``batch_size`` must equal this sampler's.
 
     Args:
         dataset (Sized): A dataset with ``get_gt_labels()`` (as

@@ -178,3 +178,147 @@ def test_errors(monkeypatch):
             batch_size=8)
     with pytest.raises(TypeError, match='get_gt_labels'):
         _make(monkeypatch, dataset=[1, 2, 3], batch_size=4)
+
+
+# The index streams of seed 0, batch 8 = 2 ids x 4, recorded from the
+# PKSampler before the PKBatchSampler existed: the configs' batches must
+# stay exactly these, so that the same seed trains to the same figures.
+RECORDED = {
+    (1, 0, 0): [
+        1, 2, 2, 2, 4, 5, 3, 4, 47, 43, 44, 45, 34, 32, 33, 34, 0, 0, 0, 0, 14,
+        13, 11, 12, 29, 28, 31, 30, 35, 36, 35, 35, 39, 38, 40, 41, 27, 25, 23,
+        26, 6, 9, 8, 7, 18, 17, 15, 20
+    ],
+    (1, 0, 1): [
+        31, 29, 28, 30, 1, 2, 2, 2, 18, 15, 20, 16, 43, 45, 47, 44, 24, 23, 22,
+        27, 0, 0, 0, 0, 38, 42, 39, 37, 7, 9, 6, 8, 4, 5, 3, 3, 10, 14, 11, 12,
+        36, 35, 36, 36, 34, 32, 33, 33
+    ],
+    (2, 0, 0): [
+        1, 2, 2, 2, 4, 5, 3, 4, 0, 0, 0, 0, 14, 13, 11, 12, 39, 38, 40, 41, 27,
+        25, 23, 26
+    ],
+    (2, 0, 1): [
+        31, 29, 28, 30, 1, 2, 2, 2, 24, 23, 22, 27, 0, 0, 0, 0, 4, 5, 3, 3, 10,
+        14, 11, 12
+    ],
+    (2, 1, 0): [
+        47, 43, 44, 45, 34, 32, 33, 34, 29, 28, 31, 30, 35, 36, 35, 35, 6, 9,
+        8, 7, 18, 17, 15, 20
+    ],
+    (2, 1, 1): [
+        18, 15, 20, 16, 43, 45, 47, 44, 38, 42, 39, 37, 7, 9, 6, 8, 36, 35, 36,
+        36, 34, 32, 33, 33
+    ],
+}
+
+
+def _set_world(monkeypatch, rank, world_size):
+    """Both samplers' view of the process group."""
+    import mmengine.dataset.sampler as mmengine_sampler
+    monkeypatch.setattr(pk_module, 'get_dist_info', lambda: (rank, world_size))
+    monkeypatch.setattr(mmengine_sampler, 'get_dist_info', lambda:
+                        (rank, world_size))
+
+
+def _loader(cfg, dataset, seed=0):
+    from mmengine.runner import Runner
+    return Runner.build_dataloader(
+        dict(cfg, dataset=dataset, num_workers=0), seed=seed)
+
+
+NEW_LAYOUT = dict(
+    batch_size=8,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(type='PKBatchSampler', num_instances=4))
+
+
+@pytest.mark.parametrize('key', sorted(RECORDED))
+def test_index_stream_is_the_recorded_one(monkeypatch, key):
+    world_size, rank, epoch = key
+    sampler = _make(
+        monkeypatch, rank=rank, world_size=world_size, batch_size=8)
+    sampler.set_epoch(epoch)
+    assert list(sampler) == RECORDED[key]
+    # The dataloader of the configs yields the same indices, batch by batch.
+    _set_world(monkeypatch, rank, world_size)
+    loader = _loader(NEW_LAYOUT, LabelDataset(LABELS))
+    loader.batch_sampler.set_epoch(epoch)
+    batches = list(loader.batch_sampler)
+    assert len(batches) == len(loader.batch_sampler) == sampler.num_steps
+    assert sum(batches, []) == RECORDED[key]
+
+
+def test_dist_sampler_seed_hook_reaches_the_pk_sampler(monkeypatch):
+    from types import SimpleNamespace
+
+    from mmengine.hooks import DistSamplerSeedHook
+    _set_world(monkeypatch, 0, 1)
+    loader = _loader(NEW_LAYOUT, LabelDataset(LABELS))
+    runner = SimpleNamespace(
+        epoch=1, train_loop=SimpleNamespace(dataloader=loader))
+    DistSamplerSeedHook().before_train_epoch(runner)
+    assert loader.batch_sampler.sampler.epoch == 1
+    assert sum(loader.batch_sampler, []) == RECORDED[(1, 0, 1)]
+
+
+@pytest.mark.parametrize('world_size', [1, 2])
+def test_exact_counts_per_identity_and_rank(monkeypatch, world_size):
+    # 8 identities x exactly K = 4 images: one epoch is one round of
+    # groups, so every image appears exactly once over all ranks.
+    labels = np.repeat(np.arange(8), 4)
+    per_rank = []
+    for rank in range(world_size):
+        _set_world(monkeypatch, rank, world_size)
+        loader = _loader(NEW_LAYOUT, LabelDataset(labels))
+        batches = list(loader.batch_sampler)
+        # ceil(32 / (8 x world)) steps of P = 2 ids x K = 4 on each rank.
+        assert len(batches) == 4 // world_size
+        for batch in batches:
+            _check_pk(batch, 2, 4, labels)
+        per_rank.append(Counter(int(labels[i]) for b in batches for i in b))
+    # Each rank gets 4 / world identities, each with exactly 4 images, and
+    # no identity is on two ranks.
+    for counts in per_rank:
+        assert sorted(counts.values()) == [4] * (8 // world_size)
+    assert sum(per_rank, Counter()) == Counter({pid: 4 for pid in range(8)})
+
+
+def test_uneven_identities_exact_counts():
+    counts = [
+        Counter(int(LABELS[i]) for i in RECORDED[(2, r, 0)]) for r in range(2)
+    ]
+    # Each rank: num_steps x P = 3 x 2 = 6 whole groups of K = 4 images, of
+    # 6 identities that the other rank does not have in this epoch; the 12
+    # identities (1 to 7 images each) are each drawn exactly once.
+    assert [sorted(c.values()) for c in counts] == [[4] * 6, [4] * 6]
+    assert not set(counts[0]) & set(counts[1])
+    assert sum(counts, Counter()) == Counter({pid: 4 for pid in range(12)})
+
+
+def test_batch_sampler_errors(monkeypatch):
+    _set_world(monkeypatch, 0, 1)
+    dataset = LabelDataset(LABELS)
+    with pytest.raises(
+            ValueError,
+            match=r'batch_size \(10\) must be a multiple of num_instances K '
+            r'\(4\)'):
+        _loader(dict(NEW_LAYOUT, batch_size=10), dataset)
+    with pytest.raises(ValueError, match=r'4 x 1 = 4 identities .* has 3'):
+        _loader(
+            dict(
+                NEW_LAYOUT,
+                batch_size=16,
+                batch_sampler=dict(type='PKBatchSampler', num_instances=4)),
+            LabelDataset([0, 1, 2]))
+    with pytest.raises(
+            ValueError,
+            match=r'instead of a PKSampler \(batch_size 8, num_instances 4\)'):
+        _loader(
+            dict(
+                NEW_LAYOUT,
+                sampler=dict(type='PKSampler', batch_size=8, num_instances=4)),
+            dataset)
+    from mmpha.datasets import PKBatchSampler
+    with pytest.raises(TypeError, match='got list without dataset, seed'):
+        PKBatchSampler([0, 1, 2], batch_size=8)

@@ -338,8 +338,8 @@ def test_pha_config_builds_and_runs_a_loss_step(path):
     cfg, model_cfg = _tiny_model_cfg(path)
     model = _build(model_cfg)
     assert isinstance(model, PHA)
-    assert cfg.train_dataloader.batch_size == \
-        cfg.train_dataloader.sampler.batch_size
+    assert cfg.train_dataloader.batch_sampler.type == 'PKBatchSampler'
+    assert 'batch_size' not in cfg.train_dataloader.batch_sampler
     h, w = model.backbone.img_size
     camera_num = model.backbone.camera_num
     batch = 8
@@ -378,8 +378,7 @@ def test_reproduction_configs_have_the_released_settings(
     assert model.backbone.camera_num == camera_num
     assert model.backbone.init_cfg.type == 'Pretrained'
     assert cfg.train_dataloader.batch_size == batch
-    assert cfg.train_dataloader.sampler.batch_size == batch
-    assert cfg.train_dataloader.sampler.num_instances == 4
+    assert cfg.train_dataloader.batch_sampler.num_instances == 4
     assert cfg.train_cfg.max_epochs == epochs
     # The cosine ends with the training (end=None, filled from max_epochs);
     # the warm-up's curve is checked in tests/test_configs.
