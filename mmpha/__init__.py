@@ -44,7 +44,4 @@ check_version('mmengine', mmengine.__version__, MMENGINE_MIN, MMENGINE_MAX)
 check_version('mmpretrain', mmpretrain.__version__, MMPRETRAIN_MIN,
               MMPRETRAIN_MAX)
 
-# Imported after the checks: it registers the weights-only checkpoint loader.
-from . import utils  # noqa: E402,F401
-
 __all__ = ['__version__', 'version_info', 'check_version']

@@ -1,11 +1,19 @@
 """High-level APIs: model initialisation, feature extraction, search,
-analysis and deployment."""
-from .analysis import (benchmark_inference, build_frequency_neck,
-                       build_query_dataset, dataset_hf_lf_similarity,
-                       frequency_panel, frequency_similarity_curves,
-                       get_complexity, group_means, hf_lf_similarity,
-                       inference_parameters, layer_tokens, write_curves_csv)
+analysis, benchmarks and deployment."""
+from .benchmark import (DEFAULT_STAGES, StageProfiler, TrainStepBenchmark,
+                        benchmark_inference, benchmark_train_pair,
+                        benchmark_train_step, build_benchmark_model,
+                        current_rss_mib, input_size_of, make_reid_batch,
+                        model_config, peak_rss_mib, stage_breakdown,
+                        strip_pretrained)
+from .complexity import get_complexity, human_size, inference_parameters
 from .deployment import InferenceWrapper, OnnxCheck, export_onnx, verify_onnx
+from .frequency_analysis import (build_frequency_neck, build_query_dataset,
+                                 dataset_hf_lf_similarity, default_labels,
+                                 evenly_spaced, frequency_panel,
+                                 frequency_similarity_curves, group_means,
+                                 hf_lf_similarity, layer_tokens,
+                                 write_curves_csv)
 from .inference import (build_test_pipeline, extract_features, init_model,
                         iter_batches, pairwise_distance, search)
 from .ranking import RankedLists, load_dump, rank_dump
@@ -15,8 +23,12 @@ __all__ = [
     'pairwise_distance', 'build_test_pipeline', 'load_dump', 'rank_dump',
     'RankedLists', 'InferenceWrapper', 'OnnxCheck', 'export_onnx',
     'verify_onnx', 'benchmark_inference', 'build_frequency_neck',
-    'build_query_dataset', 'dataset_hf_lf_similarity', 'frequency_panel',
-    'frequency_similarity_curves', 'get_complexity', 'group_means',
-    'hf_lf_similarity', 'inference_parameters', 'layer_tokens',
-    'write_curves_csv'
+    'build_query_dataset', 'dataset_hf_lf_similarity', 'default_labels',
+    'evenly_spaced', 'frequency_panel', 'frequency_similarity_curves',
+    'get_complexity', 'human_size', 'group_means', 'hf_lf_similarity',
+    'inference_parameters', 'layer_tokens', 'write_curves_csv',
+    'DEFAULT_STAGES', 'StageProfiler', 'TrainStepBenchmark',
+    'benchmark_train_pair', 'benchmark_train_step', 'build_benchmark_model',
+    'current_rss_mib', 'input_size_of', 'make_reid_batch', 'model_config',
+    'peak_rss_mib', 'stage_breakdown', 'strip_pretrained'
 ]

@@ -17,8 +17,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader, Runner
 
 from mmpha.registry import RUNNERS
-from mmpha.utils.checkpoint import (check_checkpoint,
-                                    check_config_checkpoints,
+from mmpha.utils.checkpoint import (check_checkpoint, check_config_checkpoints,
+                                    register_checkpoint_loader,
                                     setup_checkpoint_loading)
 from mmpha.utils.checkpoint_files import read_last_checkpoint
 from mmpha.utils.config_check import check_train_length, resolve_scheduler_ends
@@ -201,6 +201,9 @@ class ReIDRunner(Runner):
                  resume_anyway: Optional[bool] = None,
                  strict_load: Optional[bool] = None,
                  **kwargs) -> None:
+        # A Runner built without the tools still loads through the safe
+        # loader.
+        register_checkpoint_loader()
         bound = inspect.signature(Runner.__init__).bind(self, *args, **kwargs)
         arguments = bound.arguments
         train_cfg = arguments.get('train_cfg')

@@ -516,7 +516,10 @@ def check_config_checkpoints(cfg) -> List[str]:
 def register_checkpoint_loader() -> None:
     """Make MMEngine load local and http(s) files through this module.
 
-    Idempotent. Called when :mod:`mmpha.utils` is imported, so every
+    Idempotent. Called by :func:`~mmpha.utils.register_all_modules` (and
+    so by every entry point: the tools, :func:`mmpha.apis.init_model`,
+    :class:`~mmpha.engine.ReIDRunner`), not at import, so that importing
+    mmpha leaves MMEngine's loaders as they are; after the call every
     ``load_from`` / ``--resume`` / ``init_cfg`` checkpoint goes through it.
     """
     CheckpointLoader.register_scheme(
@@ -525,6 +528,3 @@ def register_checkpoint_loader() -> None:
         prefixes=('http://', 'https://'),
         loader=load_remote_checkpoint,
         force=True)
-
-
-register_checkpoint_loader()

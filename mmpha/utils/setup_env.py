@@ -4,10 +4,29 @@ import warnings
 from typing import Optional
 
 from mmengine import DefaultScope
+from mmengine.registry import Registry
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import every mmpha module so that it is registered.
+    """Register every mmpha module and install the safe checkpoint loader.
+
+    The entry points (``tools/*.py``, :func:`mmpha.apis.init_model`,
+    :class:`~mmpha.engine.ReIDRunner`, the tests) call it once before they
+    build anything.
+
+    The packages to import are not named here: each registry in
+    :mod:`mmpha.registry` declares where its modules live (its
+    ``locations``), and this function asks every registry to import them
+    (MMEngine's :meth:`~mmengine.registry.Registry.import_from_location`, the
+    mechanism a registry also uses lazily when it builds in the ``mmpha``
+    scope). ``mmpha.utils`` thereby stays at the bottom layer: it imports
+    nothing above it, the knowledge of which package registers what is data
+    kept in one place next to the registries, and a new component package
+    is added by naming it in a registry's ``locations`` only.
+
+    The checkpoint loader is installed here (and not when :mod:`mmpha` is
+    imported) so that importing mmpha leaves MMEngine's loaders as they
+    are; see :func:`~mmpha.utils.checkpoint.register_checkpoint_loader`.
 
     Args:
         init_default_scope (bool): Whether to make ``'mmpha'`` the default
@@ -15,13 +34,16 @@ def register_all_modules(init_default_scope: bool = True) -> None:
             a new ``'mmpha'`` instance is created and made current. Defaults
             to True.
     """
-    import mmpha.apis  # noqa: F401,F403
-    import mmpha.datasets  # noqa: F401,F403
-    import mmpha.engine  # noqa: F401,F403
-    import mmpha.evaluation  # noqa: F401,F403
-    import mmpha.models  # noqa: F401,F403
-    import mmpha.structures  # noqa: F401,F403
-    import mmpha.visualization  # noqa: F401,F403
+    from mmpha import registry
+    from .checkpoint import register_checkpoint_loader
+
+    register_checkpoint_loader()
+    registries = {
+        id(obj): obj
+        for obj in vars(registry).values() if isinstance(obj, Registry)
+    }
+    for obj in registries.values():
+        obj.import_from_location()
 
     if not init_default_scope:
         return

@@ -10,8 +10,8 @@ import pytest
 import torch
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
+from mmpha.apis.benchmark import make_reid_batch
 from mmpha.registry import MODELS
-from mmpha.utils.benchmark import make_reid_batch
 
 DEVICE = os.environ.get('MMPHA_CUDA_TEST_DEVICE', 'cuda')
 pytestmark = [
@@ -142,7 +142,7 @@ def test_amp_steps_stay_finite():
 def test_benchmark_reports_device_memory():
     from mmengine.config import Config
 
-    from mmpha.utils.benchmark import benchmark_train_step
+    from mmpha.apis.benchmark import benchmark_train_step
     cfg = Config(dict(model=_model_cfg('PHA')))
     result = benchmark_train_step(
         cfg,

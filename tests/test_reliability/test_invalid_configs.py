@@ -10,8 +10,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from reliability_utils import PHA_CONFIG, tiny_cfg
 
+from mmpha.apis.benchmark import make_reid_batch
 from mmpha.registry import DATASETS, MODELS
-from mmpha.utils.benchmark import make_reid_batch
 
 
 @pytest.fixture(scope='module')

@@ -356,22 +356,66 @@ def test_resolve_checkpoint_local(tmp_path):
         resolve_checkpoint(str(tmp_path / 'missing.pth'))
 
 
+def _python(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter."""
+    return subprocess.run([sys.executable, '-c', code, *args],
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
+
+
 def test_refused_in_a_fresh_interpreter(tmp_path):
-    """``import mmpha`` alone installs the loader for MMEngine's paths."""
+    """``register_all_modules()``, the entry points' first call, installs the
+    loader for MMEngine's paths."""
     marker = tmp_path / 'ran'
     path = tmp_path / 'evil.pth'
     _save(path, _getattr_chain(_touch(marker)), 'message_hub')
-    code = ('import sys, mmpha\n'
+    code = ('import sys\n'
             'from mmengine.runner import CheckpointLoader\n'
+            'from mmpha.utils import register_all_modules\n'
+            'register_all_modules()\n'
             'CheckpointLoader.load_checkpoint(sys.argv[1])\n')
-    result = subprocess.run([sys.executable, '-c', code,
-                             str(path)],
-                            capture_output=True,
-                            text=True,
-                            timeout=300)
+    result = _python(code, str(path))
     assert result.returncode != 0
     assert 'UnsafeCheckpointError' in result.stderr
     assert not marker.exists()
+
+
+def test_importing_mmpha_leaves_mmengine_loaders_alone():
+    """Importing mmpha (all of it) changes no MMEngine loader; the explicit
+    call installs mmpha's for the local path and http(s) schemes."""
+    code = ('from mmengine.runner import CheckpointLoader as L\n'
+            'def loaders():\n'
+            '    return {k: f"{v.__module__}.{v.__name__}"\n'
+            '            for k, v in L._schemes.items()}\n'
+            'before = loaders()\n'
+            'import mmpha, mmpha.utils, mmpha.apis, mmpha.engine\n'
+            'assert loaders() == before, (before, loaders())\n'
+            'assert not any(v.startswith("mmpha") for v in before.values())\n'
+            'mmpha.utils.register_all_modules()\n'
+            'after = loaders()\n'
+            'print(sorted(k for k in after if after[k].startswith("mmpha")))\n'
+            'print(after[""])\n')
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "['', 'http://', 'https://']",
+        'mmpha.utils.checkpoint.load_local_checkpoint'
+    ]
+
+
+def test_reid_runner_installs_the_loader():
+    """A Runner built without the tools still gets the safe loader."""
+    code = ('from mmengine.runner import CheckpointLoader as L\n'
+            'from mmpha.engine.runner import ReIDRunner\n'
+            'try:\n'
+            '    ReIDRunner()  # no model: refused after its first line\n'
+            'except TypeError:\n'
+            '    pass\n'
+            'print(L._schemes[""].__module__)\n')
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == 'mmpha.utils.checkpoint'
 
 
 def test_config_checkpoints_are_checked_before_a_run(tmp_path):

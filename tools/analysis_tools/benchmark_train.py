@@ -33,9 +33,9 @@ import torch
 from mmengine.config import Config, DictAction
 
 import mmpha  # noqa: F401,I001
+from mmpha.apis.benchmark import (benchmark_train_pair, benchmark_train_step,
+                                  stage_breakdown)
 from mmpha.utils import register_all_modules
-from mmpha.utils.benchmark import (benchmark_train_pair, benchmark_train_step,
-                                   stage_breakdown)
 
 
 def parse_args(argv: List[str] = None) -> argparse.Namespace:

@@ -23,7 +23,7 @@ from mmengine.utils import mkdir_or_exist
 import mmpha  # noqa: F401,I001
 from mmpha.apis import (build_frequency_neck, build_query_dataset,
                         frequency_panel, init_model)
-from mmpha.apis.analysis import evenly_spaced
+from mmpha.apis.frequency_analysis import evenly_spaced
 
 
 def parse_args() -> argparse.Namespace:

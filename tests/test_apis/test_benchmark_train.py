@@ -11,11 +11,11 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from torch import nn
 
+from mmpha.apis.benchmark import (StageProfiler, benchmark_train_pair,
+                                  benchmark_train_step, make_reid_batch,
+                                  peak_rss_mib, stage_breakdown,
+                                  strip_pretrained)
 from mmpha.registry import MODELS
-from mmpha.utils.benchmark import (StageProfiler, benchmark_train_pair,
-                                   benchmark_train_step, make_reid_batch,
-                                   peak_rss_mib, stage_breakdown,
-                                   strip_pretrained)
 
 NECK_SLEEP = 0.04
 BLOCK_BWD_SLEEP = 0.03

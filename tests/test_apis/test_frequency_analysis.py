@@ -1,15 +1,13 @@
-import math
-
+"""The per-layer frequency analysis of the tiny TransReID and PHA models."""
 import pytest
 import torch
-from _tiny_reid import TINY_ARCH, TINY_LAYERS
+from _tiny_reid import TINY_LAYERS
 
-from mmpha.apis import (benchmark_inference, build_frequency_neck,
-                        build_query_dataset, dataset_hf_lf_similarity,
-                        get_complexity, group_means, hf_lf_similarity,
-                        init_model, iter_batches, layer_tokens,
-                        write_curves_csv)
-from mmpha.apis.analysis import default_labels, evenly_spaced
+from mmpha.apis import (build_frequency_neck, build_query_dataset,
+                        dataset_hf_lf_similarity, group_means,
+                        hf_lf_similarity, init_model, iter_batches,
+                        layer_tokens, write_curves_csv)
+from mmpha.apis.frequency_analysis import default_labels, evenly_spaced
 
 
 @pytest.fixture(scope='module')
@@ -106,45 +104,3 @@ def test_default_labels():
     assert default_labels(['a/x.pth', 'b/y.pth']) == ['x', 'y']
     assert default_labels(['a/x.pth', 'b/x.pth']) == ['a/x', 'b/x']
     assert default_labels([None]) == ['random init']
-
-
-def _expected_flops(h, w, patch=16, stride=12, parts=4):
-    c, f = TINY_ARCH['embed_dims'], TINY_ARCH['feedforward_channels']
-    hp, wp = (h - patch) // stride + 1, (w - patch) // stride + 1
-    n = hp * wp
-
-    def block(t):
-        linear = 2 * t * c * (3 * c + c + 2 * f)
-        attention = 2 * t * t * c * 2
-        return linear + attention
-
-    embed = 2 * n * c * 3 * patch * patch
-    jpm = parts * block(1 + n // parts)
-    return embed + TINY_LAYERS * block(1 + n) + jpm
-
-
-def test_complexity_transreid_equals_pha(models):
-    shape = (128, 64)
-    info = {name: get_complexity(m, shape) for name, m in models.items()}
-    assert info['transreid']['flops'] == _expected_flops(*shape)
-    assert info['transreid']['macs'] * 2 == info['transreid']['flops']
-    for key in ('flops', 'inference_params'):
-        assert info['transreid'][key] == info['pha'][key], key
-    # PHA's HF branches add training-only parameters.
-    assert info['pha']['total_params'] > info['transreid']['total_params']
-    # Classifiers are training-only in TransReID too.
-    classifier = sum(
-        p.numel() for p in models['transreid'].head.classifiers.parameters())
-    assert (info['transreid']['total_params'] -
-            info['transreid']['inference_params']) >= classifier
-    assert info['transreid']['flops_str'].endswith('M')
-
-
-def test_benchmark_inference(models):
-    result = benchmark_inference(
-        models['transreid'], (128, 64), batch_size=2, iters=2, warmup=1)
-    assert result['images_per_s'] > 0
-    assert math.isclose(result['images_per_s'],
-                        2 / (result['ms_per_batch'] / 1000))
-    with pytest.raises(ValueError, match='iters must be >= 1, got 0'):
-        benchmark_inference(models['transreid'], (128, 64), iters=0)
