@@ -3,8 +3,7 @@ import pytest
 import torch
 from reliability_utils import TINY_SPEC
 
-from mmpha.datasets.synthreid_generator import (SynthReIDSpec,
-                                                generate_synthreid)
+from mmpha.datasets.synthreid import SynthReIDSpec, generate_synthreid
 
 
 @pytest.fixture(scope='session')

@@ -3,15 +3,17 @@ import os.path as osp
 from typing import List, Optional
 
 from mmpha.registry import DATASETS
-from .base_reid_dataset import RawRecord, SplitType
-from .custom import MARKET_PATTERN, MARKET_SPLIT_DIRS, ReIDFolderDataset
+from ..base_reid_dataset import RawRecord, SplitType
+from ..custom import MARKET_PATTERN, MARKET_SPLIT_DIRS, ReIDFolderDataset
+from .generator import ensure_synthreid
+from .spec import SynthReIDSpec
 
 
 @DATASETS.register_module()
 class SynthReID(ReIDFolderDataset):
     """SynthReID: read from ``data_root``, generated there when asked.
 
-    The images are drawn by :mod:`mmpha.datasets.synthreid_generator` from
+    The images are drawn by :mod:`mmpha.datasets.synthreid.generator` from
     ``seed`` and ``spec`` and written in the Market-1501 layout with a
     ``meta.json``; later loads reuse them (after checking that seed, spec
     and generator version match). A missing ``data_root`` is generated only
@@ -29,7 +31,7 @@ class SynthReID(ReIDFolderDataset):
             ``'train'``.
         seed (int): Random seed of the generator. Defaults to 0.
         spec (dict, optional): Fields of
-            :class:`~mmpha.datasets.synthreid_generator.SynthReIDSpec`
+            :class:`~mmpha.datasets.synthreid.SynthReIDSpec`
             (``num_ids``, ``num_train_ids``, ``num_cameras``, ...). None
             uses the defaults. Defaults to None.
         auto_generate (bool): Generate the dataset into ``data_root`` when
@@ -43,7 +45,7 @@ class SynthReID(ReIDFolderDataset):
     """
 
     LAYOUT = ('data_root/{bounding_box_train,query,bounding_box_test}/ and '
-              'meta.json, written by mmpha.datasets.synthreid_generator')
+              'meta.json, written by mmpha.datasets.synthreid')
 
     def __init__(self,
                  data_root: str = 'data/synthreid',
@@ -53,10 +55,6 @@ class SynthReID(ReIDFolderDataset):
                  auto_generate: bool = False,
                  nproc: int = 1,
                  **kwargs) -> None:
-        # Imported here so that ``python -m mmpha.datasets.
-        # synthreid_generator`` does not find its module already imported
-        # by the package (runpy warns about that).
-        from .synthreid_generator import SynthReIDSpec
         if spec is not None and not isinstance(spec, dict):
             raise TypeError(f'spec must be a dict or None, got {spec!r}.')
         unknown = set(spec or {}) - set(SynthReIDSpec.__dataclass_fields__)
@@ -92,7 +90,6 @@ class SynthReID(ReIDFolderDataset):
         Returns:
             list[RawRecord]: One record per image.
         """
-        from .synthreid_generator import ensure_synthreid
         ensure_synthreid(
             self.data_root,
             self.seed,
