@@ -8,8 +8,7 @@ import logging
 import os.path as osp
 import sys
 from pathlib import Path
-from typing import (Callable, Iterator, List, Literal, Optional, Sequence,
-                    Tuple, Union, get_args)
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -24,9 +23,9 @@ from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from mmpha.utils.state_dict_load import load_state_dict_checked, state_dict_of
-
-DistMetric = Literal['euclidean', 'cosine']
-DIST_METRICS: Tuple[str, ...] = get_args(DistMetric)
+from mmpha.utils.tensor_ops import (DistMetric, check_dist_metric,
+                                    check_feature_pair, check_positive_int,
+                                    pairwise_distance)
 
 ImageList = Union[Sequence[str], Sequence[np.ndarray], BaseDataset]
 
@@ -358,43 +357,6 @@ def extract_features(model: BaseModel,
     return torch.cat(feats)
 
 
-def pairwise_distance(query_feats: Tensor,
-                      gallery_feats: Tensor,
-                      metric: DistMetric = 'euclidean',
-                      normalize: bool = True) -> Tensor:
-    """Distance between every query and every gallery feature.
-
-    Args:
-        query_feats (Tensor): ``(Q, D)`` query features.
-        gallery_feats (Tensor): ``(G, D)`` gallery features.
-        metric (str): ``'euclidean'`` or ``'cosine'`` (``1 - cos``).
-            Defaults to ``'euclidean'``.
-        normalize (bool): L2-normalise the features first. Defaults to True.
-
-    Returns:
-        Tensor: ``(Q, G)`` float distances, smaller is closer.
-    """
-    if metric not in DIST_METRICS:
-        raise ValueError(
-            f'metric must be one of {DIST_METRICS}, got {metric!r}')
-    for name, feats in (('query_feats', query_feats), ('gallery_feats',
-                                                       gallery_feats)):
-        if not isinstance(feats, Tensor) or feats.dim() != 2:
-            shape = tuple(feats.shape) if isinstance(feats, Tensor) else None
-            raise ValueError(f'{name} must be a 2-D tensor (N, D), got '
-                             f'{type(feats).__name__} of shape {shape}')
-    if query_feats.shape[1] != gallery_feats.shape[1]:
-        raise ValueError(f'query and gallery feature widths differ: '
-                         f'{query_feats.shape[1]} vs {gallery_feats.shape[1]}')
-    q, g = query_feats.float(), gallery_feats.float()
-    if normalize or metric == 'cosine':
-        q, g = F.normalize(q, dim=1), F.normalize(g, dim=1)
-    if metric == 'cosine':
-        return 1.0 - q @ g.t()
-    sq = (q * q).sum(1, keepdim=True) + (g * g).sum(1)[None] - 2.0 * q @ g.t()
-    return sq.clamp_min(0).sqrt()
-
-
 def search(query_feats: Tensor,
            gallery_feats: Tensor,
            topk: int = 10,
@@ -424,20 +386,28 @@ def search(query_feats: Tensor,
         tuple[Tensor, Tensor]: ``dists`` ``(Q, k)`` in ascending order and
         ``indices`` ``(Q, k)`` (long) into the gallery.
     """
-    if isinstance(topk, bool) or not isinstance(topk, int) or topk < 1:
-        raise ValueError(f'topk must be a positive int, got {topk!r}')
+    topk = check_positive_int(topk, 'topk')
+    chunk_size = check_positive_int(chunk_size, 'chunk_size')
+    check_dist_metric(metric)
+    check_feature_pair(query_feats, gallery_feats,
+                       ('query_feats', 'gallery_feats'))
     if exclude is not None and tuple(
             exclude.shape) != (query_feats.shape[0], gallery_feats.shape[0]):
         raise ValueError(
             f'exclude must have shape (Q, G) = '
             f'{(query_feats.shape[0], gallery_feats.shape[0])}, got '
             f'{tuple(exclude.shape)}')
+    query_feats, gallery_feats = query_feats.float(), gallery_feats.float()
+    # Normalised once, not once per chunk.
+    if normalize or metric == 'cosine':
+        query_feats = F.normalize(query_feats, dim=1)
+        gallery_feats = F.normalize(gallery_feats, dim=1)
     k = min(topk, gallery_feats.shape[0])
     dists, indices = [], []
     for start in range(0, query_feats.shape[0], chunk_size):
         stop = start + chunk_size
-        dist = pairwise_distance(query_feats[start:stop], gallery_feats,
-                                 metric, normalize)
+        dist = pairwise_distance(
+            query_feats[start:stop], gallery_feats, metric, normalized=True)
         if exclude is not None:
             dist = dist.masked_fill(exclude[start:stop].to(dist.device),
                                     float('inf'))

@@ -11,7 +11,8 @@ import torch
 from torch import Tensor
 
 from mmpha.utils.checkpoint import load_local_checkpoint
-from .inference import DistMetric, search
+from mmpha.utils.tensor_ops import DistMetric, pair_masks
+from .inference import search
 
 #: Keys that ``tools/test.py --out`` writes and the ranking needs.
 DUMP_KEYS = ('query_feats', 'gallery_feats', 'q_pids', 'g_pids', 'q_camids',
@@ -120,8 +121,7 @@ def rank_dump(dump: dict,
     g_cams = torch.as_tensor(dump['g_camids'])
     exclude = None
     if exclude_same_camera:
-        exclude = ((q_pids[:, None] == g_pids[None]) &
-                   (q_cams[:, None] == g_cams[None]))
+        exclude = pair_masks(q_pids, g_pids)[0] & pair_masks(q_cams, g_cams)[0]
     dists, g_idx = search(
         dump['query_feats'][idx],
         dump['gallery_feats'],

@@ -11,6 +11,7 @@ from .dist import setup_cpu_distributed, teardown_distributed
 from .setup_env import (apply_run_options, register_all_modules,
                         setup_num_threads)
 from .tensor_ops import (DIST_METRICS, DistMetric, IntTypeError,
+                         check_dist_metric, check_feature_pair,
                          check_positive_int, pair_masks, pairwise_distance)
 
 __all__ = [
@@ -22,6 +23,6 @@ __all__ = [
     'setup_num_threads', 'apply_run_options', 'teardown_distributed',
     'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save',
     'read_last_checkpoint', 'write_last_checkpoint', 'DistMetric',
-    'DIST_METRICS', 'IntTypeError', 'check_positive_int', 'pair_masks',
-    'pairwise_distance'
+    'DIST_METRICS', 'IntTypeError', 'check_dist_metric', 'check_feature_pair',
+    'check_positive_int', 'pair_masks', 'pairwise_distance'
 ]

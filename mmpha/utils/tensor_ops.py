@@ -66,6 +66,55 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+def check_dist_metric(value: object, name: str = 'metric') -> DistMetric:
+    """Check that an argument names a :data:`DistMetric`.
+
+    Args:
+        value (object): The value given.
+        name (str): The argument's name, used in the message. Defaults to
+            ``'metric'``.
+
+    Returns:
+        str: ``value``.
+
+    Raises:
+        ValueError: If ``value`` is not one of :data:`DIST_METRICS`.
+    """
+    if value not in DIST_METRICS:
+        names = ' or '.join(repr(m) for m in DIST_METRICS)
+        raise ValueError(f'{name} must be {names}, got {value!r}.')
+    return value  # type: ignore[return-value]
+
+
+def check_feature_pair(x: object,
+                       y: object,
+                       names: Tuple[str, str] = ('x', 'y'),
+                       allow_empty: bool = True) -> None:
+    """Check that two feature sets are ``(M, D)`` and ``(N, D)`` tensors.
+
+    Args:
+        x (object): The first set, expected ``(M, D)``.
+        y (object): The second set, expected ``(N, D)``.
+        names (tuple[str, str]): Their names in the messages. Defaults to
+            ``('x', 'y')``.
+        allow_empty (bool): Accept ``M = 0`` or ``N = 0``. Defaults to True.
+
+    Raises:
+        ValueError: If one is not a 2-D tensor (or is empty when that is
+            not allowed), or the widths D differ.
+    """
+    kind = '2-D' if allow_empty else 'non-empty 2-D'
+    for name, feats in zip(names, (x, y)):
+        if (not isinstance(feats, Tensor) or feats.dim() != 2
+                or (not allow_empty and feats.shape[0] == 0)):
+            shape = tuple(feats.shape) if isinstance(feats, Tensor) else None
+            raise ValueError(f'{name} must be a {kind} tensor (N, D), got '
+                             f'{type(feats).__name__} of shape {shape}.')
+    if x.shape[1] != y.shape[1]:  # type: ignore[union-attr]
+        raise ValueError(f'{names[0]} and {names[1]} feature widths differ: '
+                         f'{x.shape[1]} vs {y.shape[1]}.')  # type: ignore
+
+
 def pairwise_distance(x: Tensor,
                       y: Optional[Tensor] = None,
                       metric: Distance = 'euclidean',
@@ -116,15 +165,7 @@ def pairwise_distance(x: Tensor,
     """
     if metric not in DISTANCES:
         raise ValueError(f'metric must be one of {DISTANCES}, got {metric!r}.')
-    pairs = (('x', x), ) if y is None else (('x', x), ('y', y))
-    for name, feats in pairs:
-        if not isinstance(feats, Tensor) or feats.dim() != 2:
-            shape = tuple(feats.shape) if isinstance(feats, Tensor) else None
-            raise ValueError(f'{name} must be a 2-D tensor (N, D), got '
-                             f'{type(feats).__name__} of shape {shape}.')
-    if y is not None and x.shape[1] != y.shape[1]:
-        raise ValueError(f'x and y feature widths differ: {x.shape[1]} vs '
-                         f'{y.shape[1]}.')
+    check_feature_pair(x, x if y is None else y)
     if x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()
     if y is None:

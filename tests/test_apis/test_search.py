@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmpha.apis import pairwise_distance, search
 
@@ -57,13 +58,48 @@ def test_search_chunks_agree():
 
 def test_search_bad_input():
     q, g = torch.randn(2, 4), torch.randn(3, 4)
-    with pytest.raises(ValueError, match="metric must be one of.*'l1'"):
+    with pytest.raises(
+            ValueError,
+            match="metric must be 'euclidean' or 'cosine', got 'l1'"):
         search(q, g, metric='l1')
     with pytest.raises(ValueError, match='topk must be a positive int'):
         search(q, g, topk=0)
+    with pytest.raises(ValueError, match='chunk_size must be a positive int'):
+        search(q, g, chunk_size=0)
     with pytest.raises(ValueError, match='widths differ: 4 vs 5'):
         pairwise_distance(q, torch.randn(3, 5))
+    with pytest.raises(ValueError, match='widths differ: 4 vs 5'):
+        search(q, torch.randn(3, 5))
     with pytest.raises(ValueError, match='query_feats must be a 2-D'):
+        search(torch.randn(4), g)
+    with pytest.raises(ValueError, match='x must be a 2-D'):
         pairwise_distance(torch.randn(4), g)
     with pytest.raises(ValueError, match=r'exclude must have shape'):
         search(q, g, exclude=torch.zeros(3, 2, dtype=torch.bool))
+
+
+def _previous_search_distance(q, g, metric, normalize):
+    """What ``search`` computed before it used the shared distance."""
+    q, g = q.float(), g.float()
+    if normalize or metric == 'cosine':
+        q, g = F.normalize(q, dim=1), F.normalize(g, dim=1)
+    if metric == 'cosine':
+        return 1.0 - q @ g.t()
+    sq = (q * q).sum(1, keepdim=True) + (g * g).sum(1)[None] - 2.0 * q @ g.t()
+    return sq.clamp_min(0).sqrt()
+
+
+@pytest.mark.parametrize('metric', ['euclidean', 'cosine'])
+@pytest.mark.parametrize('normalize', [True, False])
+def test_search_distances_bit_identical_to_before(metric, normalize):
+    gen = torch.Generator().manual_seed(4)
+    q, g = torch.randn(
+        23, 16, generator=gen), torch.randn(
+            41, 16, generator=gen)
+    dists, idx = search(
+        q, g, topk=41, metric=metric, normalize=normalize, chunk_size=23)
+    expected = _previous_search_distance(q, g, metric, normalize)
+    # Cosine distances are now clamped at 0 (none is negative here).
+    assert (expected >= 0).all()
+    assert torch.equal(dists, expected.gather(1, idx))
+    assert torch.equal(idx, expected.topk(41, dim=1, largest=False).indices)

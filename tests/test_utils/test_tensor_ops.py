@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmpha.utils import (DIST_METRICS, IntTypeError, check_positive_int,
-                         pair_masks, pairwise_distance)
+from mmpha.utils import (DIST_METRICS, IntTypeError, check_dist_metric,
+                         check_positive_int, pair_masks, pairwise_distance)
 
 
 # The formulas that the triplet loss and ``mmpha.apis.search`` used before
@@ -151,3 +151,13 @@ def test_check_positive_int_rejects(value, error, message):
     assert isinstance(info.value, ValueError)
     if error is IntTypeError:
         assert isinstance(info.value, TypeError)
+
+
+def test_check_dist_metric():
+    assert check_dist_metric('cosine') == 'cosine'
+    with pytest.raises(
+            ValueError,
+            match="dist_metric must be 'euclidean' or 'cosine', got 'l2'"):
+        check_dist_metric('l2', 'dist_metric')
+    with pytest.raises(ValueError, match="metric must be .*, got None"):
+        check_dist_metric(None)

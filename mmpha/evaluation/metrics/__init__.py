@@ -1,7 +1,7 @@
+from ..functional import iter_re_ranking, re_ranking
 from .dump_results import (DumpReIDResults, append_metrics_to_dump,
                            check_output_file)
 from .reid_metric import ReIDMetric
-from .rerank import iter_re_ranking, re_ranking
 
 __all__ = [
     'DumpReIDResults', 'append_metrics_to_dump', 'check_output_file',

@@ -29,58 +29,19 @@ Equal distances among the nearest neighbours are ordered as
 :func:`torch.topk` returns them, which is unspecified; with real features
 such ties do not occur.
 """
-from typing import Iterator, Literal
+from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-DistMetric = Literal['euclidean', 'cosine']
+from mmpha.utils import (DistMetric, check_dist_metric, check_feature_pair,
+                         check_positive_int, pairwise_distance)
+from ._indexing import segment_indices
 
 # Upper bound on the index pairs the sparse Jaccard step materialises at
 # once (each pair costs about 24 bytes of temporaries).
 _PAIR_BUDGET = 1 << 24
-
-
-def pairwise_distance(x: Tensor,
-                      y: Tensor,
-                      metric: Literal['euclidean', 'sqeuclidean',
-                                      'cosine'] = 'euclidean',
-                      normalized: bool = False) -> Tensor:
-    """Distances between two sets of feature vectors.
-
-    Args:
-        x (Tensor): ``(M, D)`` features, D the feature width.
-        y (Tensor): ``(N, D)`` features.
-        metric (str): ``'euclidean'``, ``'sqeuclidean'`` (squared Euclidean)
-            or ``'cosine'`` (one minus cosine similarity). Defaults to
-            ``'euclidean'``.
-        normalized (bool): Whether ``x`` and ``y`` already have unit L2
-            norm, which spares ``'cosine'`` a normalised copy of both (worth
-            it when the same gallery is compared chunk after chunk).
-            Defaults to False.
-
-    Returns:
-        Tensor: ``(M, N)`` distances, non-negative.
-    """
-    if metric not in ('euclidean', 'sqeuclidean', 'cosine'):
-        raise ValueError(f"metric must be 'euclidean', 'sqeuclidean' or "
-                         f"'cosine', got {metric!r}.")
-    if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f'Expected (M, D) and (N, D) features, got shapes '
-                         f'{tuple(x.shape)} and {tuple(y.shape)}.')
-    if metric == 'cosine':
-        if not normalized:
-            x, y = F.normalize(x, dim=1), F.normalize(y, dim=1)
-        return (x @ y.t()).neg_().add_(1).clamp_(min=0)
-    # ||x||^2 + ||y||^2 - 2 x.y keeps the temporaries at (M, N) (the norms
-    # are reduced without an (N, D) square); rounding can make it slightly
-    # negative, hence the clamp.
-    dist = x @ y.t()
-    dist.mul_(-2).add_(torch.linalg.vector_norm(x, dim=1).square_()[:, None])
-    dist.add_(torch.linalg.vector_norm(y, dim=1).square_()[None])
-    dist.clamp_(min=0)
-    return dist if metric == 'sqeuclidean' else dist.sqrt_()
 
 
 def check_rerank_args(k1: int, k2: int, lambda_value: float) -> None:
@@ -94,31 +55,12 @@ def check_rerank_args(k1: int, k2: int, lambda_value: float) -> None:
     Raises:
         ValueError: If a value is out of range or of the wrong type.
     """
-    for name, value in (('k1', k1), ('k2', k2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be an int >= 1, got {value!r}.')
+    check_positive_int(k1, 'k1')
+    check_positive_int(k2, 'k2')
     if isinstance(lambda_value, bool) or not isinstance(
             lambda_value, (int, float)) or not 0 <= lambda_value <= 1:
         raise ValueError(
             f'lambda_value must be a number in [0, 1], got {lambda_value!r}.')
-
-
-def segment_indices(starts: Tensor, lengths: Tensor) -> Tensor:
-    """Concatenate the index ranges ``[starts[i], starts[i] + lengths[i])``.
-
-    Args:
-        starts (Tensor): ``(S, )`` int64 first index of each range.
-        lengths (Tensor): ``(S, )`` int64 non-negative range lengths.
-
-    Returns:
-        Tensor: ``(sum(lengths), )`` int64 indices, range after range.
-    """
-    total = int(lengths.sum())
-    offsets = lengths.cumsum(0) - lengths
-    within = torch.arange(
-        total, device=starts.device) - torch.repeat_interleave(
-            offsets, lengths, output_size=total)
-    return torch.repeat_interleave(starts, lengths, output_size=total) + within
 
 
 def _row_pointers(rows: Tensor, num_rows: int) -> Tensor:
@@ -193,19 +135,12 @@ def iter_re_ranking(query_feats: Tensor,
         (C <= ``chunk_size``), in query order.
     """
     check_rerank_args(k1, k2, lambda_value)
-    if dist_metric not in ('euclidean', 'cosine'):
-        raise ValueError(f"dist_metric must be 'euclidean' or 'cosine', "
-                         f'got {dist_metric!r}.')
-    if isinstance(chunk_size,
-                  bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(
-            f'chunk_size must be a positive int, got {chunk_size!r}.')
-    if (query_feats.dim() != 2 or gallery_feats.dim() != 2
-            or query_feats.shape[1] != gallery_feats.shape[1]
-            or query_feats.shape[0] == 0 or gallery_feats.shape[0] == 0):
-        raise ValueError(
-            'Expected non-empty (Q, D) query and (G, D) gallery features, got '
-            f'{tuple(query_feats.shape)} and {tuple(gallery_feats.shape)}.')
+    check_dist_metric(dist_metric, 'dist_metric')
+    check_positive_int(chunk_size, 'chunk_size')
+    check_feature_pair(
+        query_feats,
+        gallery_feats, ('query_feats', 'gallery_feats'),
+        allow_empty=False)
     feats = torch.cat([query_feats, gallery_feats]).float()
     if dist_metric == 'cosine':
         F.normalize(feats, dim=1, out=feats)
@@ -354,7 +289,7 @@ def re_ranking(query_feats: Tensor,
                chunk_size: int = 256) -> Tensor:
     """k-reciprocal re-ranked query-gallery distance matrix.
 
-    The whole ``(Q, G)`` result is materialised; :class:`ReIDMetric` uses
+    The whole ``(Q, G)`` result is materialised; :func:`evaluate` uses
     :func:`iter_re_ranking` instead to rank it chunk by chunk.
 
     Args:
@@ -373,7 +308,7 @@ def re_ranking(query_feats: Tensor,
 
     Examples:
         >>> import torch
-        >>> from mmpha.evaluation import re_ranking
+        >>> from mmpha.evaluation.functional import re_ranking
         >>> dist = re_ranking(torch.tensor([[0.]]), torch.tensor([[1.], [3.]]),
         ...                   k1=1, k2=1)
         >>> [round(v, 4) for v in dist[0].tolist()]
