@@ -22,6 +22,7 @@ from mmengine.runner import CheckpointLoader
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
+from mmpha.utils.pretrained import strip_pretrained
 from mmpha.utils.state_dict_load import load_state_dict_checked, state_dict_of
 from mmpha.utils.tensor_ops import (DistMetric, check_dist_metric,
                                     check_feature_pair, check_positive_int,
@@ -96,7 +97,7 @@ def init_model(config: Union[str, Path, Config],
 
     model_cfg = copy.deepcopy(config.model)
     if checkpoint is None:
-        model_cfg = _without_pretrained(model_cfg)
+        strip_pretrained(model_cfg)
     # The data preprocessor is a top-level key in the configs; the Runner
     # merges it into the model in the same way.
     if config.get('data_preprocessor') is not None:
@@ -127,26 +128,6 @@ def init_model(config: Union[str, Path, Config],
     model.to(device)
     model.eval()
     return model
-
-
-def _without_pretrained(cfg):
-    """A copy of a config tree without ``Pretrained`` init entries."""
-    if isinstance(cfg, dict):
-        out = type(cfg)()
-        for key, value in cfg.items():
-            if key == 'init_cfg':
-                entries = value if isinstance(value, list) else [value]
-                kept = [
-                    e for e in entries if not (
-                        isinstance(e, dict) and e.get('type') == 'Pretrained')
-                ]
-                value = kept if isinstance(
-                    value, list) else (kept[0] if kept else None)
-            out[key] = _without_pretrained(value)
-        return out
-    if isinstance(cfg, (list, tuple)):
-        return type(cfg)(_without_pretrained(v) for v in cfg)
-    return cfg
 
 
 def _find_pipeline(dataset_cfg: dict) -> list:

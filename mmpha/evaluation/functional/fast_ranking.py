@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._indexing import segment_indices
+from ._indexing import budget_batches, segment_indices
 
 # Bound on the number of ``(query, gallery)`` elements handled at once when
 # a distance matrix is ranked in chunks of queries. Each element costs about
@@ -156,19 +156,9 @@ class RankAccumulator:
         picked_bins = flat_bins[picked].long()
         first = torch.searchsorted(slot_bins, picked_bins)
         count = torch.searchsorted(slot_bins, picked_bins, right=True) - first
-        cum = count.cumsum(0)
-        total = int(cum[-1]) if cum.numel() else 0
-        limits = torch.arange(
-            _CHUNK_ELEMENTS,
-            max(total, _CHUNK_ELEMENTS),
-            _CHUNK_ELEMENTS,
-            device=self.device)
-        bounds = torch.searchsorted(cum, limits, right=True).tolist()
         flat_dist = dist.view(-1)
         ranks = ranks.view(-1)
-        for lo, hi in zip([0] + bounds, bounds + [picked.numel()]):
-            if hi <= lo:
-                continue
+        for lo, hi in budget_batches(count, _CHUNK_ELEMENTS):
             num = count[lo:hi]
             pair_slot = segment_indices(first[lo:hi], num)
             pair_img = torch.repeat_interleave(

@@ -37,7 +37,7 @@ from torch import Tensor
 
 from mmpha.utils import (DistMetric, check_dist_metric, check_feature_pair,
                          check_positive_int, pairwise_distance)
-from ._indexing import segment_indices
+from ._indexing import budget_batches, segment_indices
 
 # Upper bound on the index pairs the sparse Jaccard step materialises at
 # once (each pair costs about 24 bytes of temporaries).
@@ -253,17 +253,7 @@ def iter_re_ranking(query_feats: Tensor,
         # min(V_p, V_g) over the columns both use, accumulated in batches
         # of at most _PAIR_BUDGET index pairs.
         overlap = torch.zeros(n * num_gallery, device=device)
-        cum = lengths.cumsum(0)
-        total = int(cum[-1]) if cum.numel() else 0
-        limits = torch.arange(
-            _PAIR_BUDGET,
-            max(total, _PAIR_BUDGET),
-            _PAIR_BUDGET,
-            device=device)
-        bounds = torch.searchsorted(cum, limits, right=True).tolist()
-        for lo, hi in zip([0] + bounds, bounds + [entries.numel()]):
-            if hi <= lo:
-                continue
+        for lo, hi in budget_batches(lengths, _PAIR_BUDGET):
             batch = entries[lo:hi]
             batch_len = lengths[lo:hi]
             idx = segment_indices(col_ptr[e_cols[lo:hi]], batch_len)

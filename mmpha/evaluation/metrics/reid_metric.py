@@ -21,7 +21,6 @@ from torch import Tensor
 from mmpha.registry import METRICS
 from mmpha.utils import DistMetric, check_dist_metric, check_positive_int
 from ..functional import check_rerank_args, evaluate, evaluate_rank
-from ..functional.ranking import ArrayLike
 
 _METRIC_NAMES = ('mAP', 'CMC', 'mINP')
 
@@ -246,41 +245,10 @@ class ReIDMetric(BaseMetric):
                 metrics[f'R{k}'] = float(values['CMC'][k - 1]) * 100
         return metrics
 
-    @staticmethod
-    def calculate(distmat: ArrayLike,
-                  q_pids: ArrayLike,
-                  g_pids: ArrayLike,
-                  q_camids: ArrayLike,
-                  g_camids: ArrayLike,
-                  max_rank: int = 50) -> dict:
-        """Compute mAP, CMC and mINP from a query-gallery distance matrix.
-
-        The fast path of the protocol,
-        :func:`mmpha.evaluation.functional.evaluate_rank`, whose
-        documentation gives the definition, the memory bound and the
-        errors; :func:`~mmpha.evaluation.functional.reference_rank` gives
-        the same numbers the slow, textbook way.
-
-        Args:
-            distmat (numpy.ndarray | Tensor): ``(Q, G)`` distances of Q
-                queries to G gallery images (smaller is more similar),
-                finite.
-            q_pids (numpy.ndarray | Tensor): ``(Q, )`` integer query ids.
-            g_pids (numpy.ndarray | Tensor): ``(G, )`` integer gallery ids.
-            q_camids (numpy.ndarray | Tensor): ``(Q, )`` query camera ids.
-            g_camids (numpy.ndarray | Tensor): ``(G, )`` gallery camera
-                ids.
-            max_rank (int): Length of the CMC curve. If it exceeds G, the
-                curve is padded with its last value. Defaults to 50.
-
-        Returns:
-            dict: ``mAP`` and ``mINP`` (float, in [0, 1]), ``CMC``
-            (``(max_rank, )`` cumulative float64 numpy array in [0, 1]),
-            ``num_valid_queries`` (int, the queries not skipped) and
-            ``num_queries`` (int).
-        """
-        return evaluate_rank(distmat, q_pids, g_pids, q_camids, g_camids,
-                             max_rank)
+    #: ``ReIDMetric.calculate(distmat, q_pids, g_pids, q_camids, g_camids,
+    #: max_rank=50)``: mAP, CMC and mINP of a distance matrix without an
+    #: Evaluator; it is :func:`mmpha.evaluation.functional.evaluate_rank`.
+    calculate = staticmethod(evaluate_rank)
 
 
 def _scalar_int(value: object, name: str) -> int:
