@@ -11,45 +11,7 @@ from torch import nn
 
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
-
-
-def strip_pretrained(cfg: Any) -> int:
-    """Remove every ``Pretrained`` initialisation from a config, in place.
-
-    An ``init_cfg`` of type ``'Pretrained'`` (alone or in a list) becomes
-    None, other initialisers stay; a non-empty ``pretrained`` string key
-    becomes None.
-
-    Args:
-        cfg (dict | list): A (model) config.
-
-    Returns:
-        int: Number of entries removed.
-    """
-    removed = 0
-    if isinstance(cfg, dict):
-        for key in list(cfg.keys()):
-            value = cfg[key]
-            if key == 'init_cfg':
-                items = value if isinstance(value, list) else [value]
-                kept = [
-                    item for item in items
-                    if not (isinstance(item, dict)
-                            and item.get('type') == 'Pretrained')
-                ]
-                if len(kept) != len(items):
-                    removed += len(items) - len(kept)
-                    cfg[key] = (kept or None) if isinstance(value,
-                                                            list) else None
-            elif key == 'pretrained' and isinstance(value, str) and value:
-                cfg[key] = None
-                removed += 1
-            else:
-                removed += strip_pretrained(value)
-    elif isinstance(cfg, list):
-        for item in cfg:
-            removed += strip_pretrained(item)
-    return removed
+from mmpha.utils import strip_pretrained
 
 
 def find_key(cfg: Any, key: str) -> Optional[Any]:
