@@ -58,10 +58,11 @@ def model_cfg(repo_root: str,
         camera_num=camera_num,
         view_num=view_num)
     backbone.pop('init_cfg')
-    cfg['head'].update(
-        num_classes=num_classes,
-        jpm=layout != 'transreid',
-        shift=SHIFT_NUM - 1)
+    cfg['head'].update(num_classes=num_classes)
+    if layout == 'transreid':
+        cfg['jpm'] = None
+    else:
+        cfg['jpm'].update(shift=SHIFT_NUM - 1)
     if layout == 'pha' if pha is None else pha:
         cfg['type'] = 'PHA'
     return cfg
@@ -125,7 +126,7 @@ def to_release(state: Dict[str, torch.Tensor],
     for key, value in state.items():
         block = re.match(r'^backbone\.layers\.(\d+)\.(.*)$', key)
         bnneck = re.match(r'^head\.(bnnecks|classifiers)\.(\d+)\.(.*)$', key)
-        if key == 'head.jpm_shift':
+        if key == 'jpm.jpm_shift':
             continue  # the release config's SHIFT_NUM, not a tensor
         if key == 'backbone.sie_embed':
             out['base.sie_embed'] = value[:, None].clone()
@@ -140,10 +141,10 @@ def to_release(state: Dict[str, torch.Tensor],
             out[prefix + _timm(rest)] = value
         elif key.startswith('backbone.ln1.'):
             out[last_norm + key[len('backbone.ln1.'):]] = value
-        elif key.startswith('head.jpm_block.'):
-            out[jpm_block + _timm(key[len('head.jpm_block.'):])] = value
-        elif key.startswith('head.jpm_norm.'):
-            out[jpm_norm + key[len('head.jpm_norm.'):]] = value
+        elif key.startswith('jpm.block.'):
+            out[jpm_block + _timm(key[len('jpm.block.'):])] = value
+        elif key.startswith('jpm.norm.'):
+            out[jpm_norm + key[len('jpm.norm.'):]] = value
         elif bnneck:
             kind, index, rest = bnneck.groups()
             name = 'bottleneck' if kind == 'bnnecks' else 'classifier'

@@ -58,7 +58,8 @@ def tiny_config(repo_root: str, rel_path: str, data_root: str,
     cfg = Config.fromfile(osp.join(repo_root, rel_path))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         _patch_datasets(cfg[key], data_root)
-    cfg.model.backbone.arch = dict(TINY_ARCH)
+    if cfg.model.backbone.type == 'TransReIDViT':
+        cfg.model.backbone.arch = dict(TINY_ARCH)
     cfg.work_dir = work_dir
     # A unique name: runners started within one second would otherwise
     # share MMEngine's logger and visualizer instances.
@@ -75,7 +76,8 @@ def save_checkpoint(model: torch.nn.Module, path: str) -> str:
 @pytest.fixture(scope='session')
 def tiny_data_root(tmp_path_factory) -> str:
     """A tiny SynthReID, generated once."""
-    from mmpha.datasets.synthreid import SynthReIDSpec, ensure_synthreid
+    from mmpha.datasets.synthreid_generator import (SynthReIDSpec,
+                                                    ensure_synthreid)
     root = str(tmp_path_factory.mktemp('tiny_data') / 'synthreid')
     ensure_synthreid(root, seed=0, spec=SynthReIDSpec(**TINY_SPEC))
     return root

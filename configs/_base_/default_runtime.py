@@ -22,9 +22,14 @@ default_hooks = dict(
 
 # NaNGuardHook stops at the first NaN/Inf loss term, before a checkpoint of
 # bad weights; RNGStateHook checkpoints the random generators so that a
-# resumed run continues exactly. Leaf configs that set custom_hooks replace
-# this list: keep both in it.
-custom_hooks = [dict(type='NaNGuardHook'), dict(type='RNGStateHook')]
+# resumed run continues exactly; SetEpochHook gives models with set_epoch()
+# (PHA's loss weight w(e)) the 1-based epoch. Leaf configs that set
+# custom_hooks replace this list: keep all three in it.
+custom_hooks = [
+    dict(type='NaNGuardHook'),
+    dict(type='RNGStateHook'),
+    dict(type='SetEpochHook')
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

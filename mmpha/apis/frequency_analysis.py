@@ -73,7 +73,9 @@ def layer_tokens(model: nn.Module,
         list[Tensor]: ``L`` tensors of shape ``(B, 1 + N, C)``, the output of
         blocks ``1..L`` (before the final LayerNorm).
     """
-    tokens = model.embed_tokens(inputs, data_samples)
+    cam_ids, view_ids = model.side_info(data_samples, inputs.device,
+                                        inputs.shape[0])
+    tokens = model.backbone.embed(inputs, cam_ids, view_ids)
     outputs = []
     for block in model.backbone.blocks:
         tokens = block(tokens)

@@ -40,7 +40,8 @@ def test_layer_tokens_follow_the_backbone(models, batch):
     outs = layer_tokens(model, batch['inputs'], batch['data_samples'])
     assert len(outs) == TINY_LAYERS
     with torch.no_grad():
-        shared = model.forward_tokens(batch['inputs'], batch['data_samples'])
+        shared = model.extract_backbone(batch['inputs'],
+                                        batch['data_samples']).tokens
         last = model.backbone.forward_last(shared)
     torch.testing.assert_close(outs[-2], shared)
     torch.testing.assert_close(model.backbone.ln1(outs[-1]), last)

@@ -43,6 +43,11 @@ def shrink(model_cfg: ConfigDict) -> ConfigDict:
     """A tiny version of a model config with the same structure."""
     cfg = copy.deepcopy(model_cfg)
     backbone = cfg.backbone
+    if backbone.type == 'ResNet':
+        # A CNN: the same ResNet at depth 18 and width 8, random weights.
+        backbone.update(
+            depth=18, base_channels=8, stem_channels=8, init_cfg=None)
+        return cfg
     old_arch = backbone.get('arch', 'base')
     if isinstance(old_arch, str):
         from mmpha.models import TransReIDViT

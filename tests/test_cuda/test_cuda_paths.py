@@ -39,10 +39,10 @@ def _model_cfg(algo):
             patch_size=8,
             stride=6,
             camera_num=3),
+        jpm=dict(type='JPM', num_parts=2),
         head=dict(
-            type='TransReIDHead',
+            type='ReIDHead',
             num_classes=NUM_CLASSES,
-            num_parts=2,
             loss_cls=dict(type='CrossEntropyLoss', loss_weight=1.0),
             loss_triplet=dict(type='TripletLoss', margin=None)))
     return cfg

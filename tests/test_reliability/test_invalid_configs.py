@@ -61,7 +61,7 @@ def test_missing_num_classes_names_the_key(model_cfg):
         MODELS.build(cfg)
     cfg.head['num_classes'] = 0
     with pytest.raises(
-            ValueError, match='num_classes must be an int >= 1, '
+            ValueError, match='num_classes must be a positive int, '
             'got 0'):
         MODELS.build(cfg)
 

@@ -19,7 +19,7 @@ def test_leaf_config_inherits_and_overrides_nested_keys(tmp_path):
             type='ReIDModel',
             backbone=dict(type='TransReIDViT', arch='base', stride=12,
                           drop_path_rate=0.1),
-            head=dict(type='TransReIDHead', num_classes=751,
+            head=dict(type='ReIDHead', num_classes=751,
                       loss_triplet=dict(type='TripletLoss', margin=None)))
         """)
     _write(

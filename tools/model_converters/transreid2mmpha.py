@@ -60,7 +60,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=5,
         help="the release config's MODEL.SHIFT_NUM (5 in every released "
         'person re-ID config); the release moves SHIFT_NUM - 1 tokens, and '
-        'the converted checkpoint carries that shift (head.jpm_shift)')
+        'the converted checkpoint carries that shift (jpm.jpm_shift)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',

@@ -21,14 +21,14 @@ model = dict(
             dict(type='TruncNormal', layer='Linear', std=0.02, bias=0.0),
             dict(type='Constant', layer='LayerNorm', val=1.0, bias=0.0),
         ]),
+    # Jigsaw patch module: 4 local features from shifted + shuffled patches
+    # through a copy of the last block.
+    jpm=dict(
+        type='JPM', num_parts=4, shift=5, shuffle_groups=2, rearrange=True),
+    # One BNNeck + classifier per feature (global + 4 JPM parts).
     head=dict(
-        type='TransReIDHead',
+        type='ReIDHead',
         num_classes=751,
-        jpm=True,
-        num_parts=4,
-        shift=5,
-        shuffle_groups=2,
-        rearrange=True,
         neck_feat='before',
         global_weight=0.5,
         local_weight=0.5,

@@ -1,5 +1,8 @@
 from .checkpoint_hook import SafeCheckpointHook
 from .nan_guard_hook import NaNGuardHook
 from .rng_state_hook import RNGStateHook
+from .set_epoch_hook import SetEpochHook
 
-__all__ = ['NaNGuardHook', 'RNGStateHook', 'SafeCheckpointHook']
+__all__ = [
+    'NaNGuardHook', 'RNGStateHook', 'SafeCheckpointHook', 'SetEpochHook'
+]

@@ -1,3 +1,7 @@
-from .transreid_vit import TransReIDViT, grid_size
+from .contract import BackboneFeatures, backbone_channels, backbone_features
+from .transreid_vit import TransReIDViT
 
-__all__ = ['TransReIDViT', 'grid_size']
+__all__ = [
+    'TransReIDViT', 'BackboneFeatures', 'backbone_channels',
+    'backbone_features'
+]

@@ -13,11 +13,13 @@ from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import to_2tuple
 
 from mmpha.registry import MODELS
+from ..utils.patch_grid import patch_grid_size
 from ..utils.release_converters import (is_release_checkpoint,
                                         release_backbone_state_dict)
 from ..utils.weight_converters import (convert_vit_checkpoint,
                                        load_weights_file,
                                        resize_pos_embed_to_grid)
+from .contract import BackboneFeatures
 
 IntPair = Union[int, Tuple[int, int]]
 IdsType = Optional[Union[torch.Tensor, Sequence[int]]]
@@ -27,35 +29,6 @@ LoadResult = namedtuple('LoadResult',
 LoadResult.__doc__ = (
     'What :meth:`TransReIDViT.load_pretrained` loaded: lists '
     'of missing, unexpected and skipped (wrong shape) keys.')
-
-
-def grid_size(img_size: IntPair, patch_size: IntPair,
-              stride: IntPair) -> Tuple[int, int]:
-    """Patch grid of an unpadded, possibly overlapping, patch embedding.
-
-    Args:
-        img_size (int | tuple[int, int]): Input ``(H, W)``.
-        patch_size (int | tuple[int, int]): Patch (kernel) size.
-        stride (int | tuple[int, int]): Step between patches.
-
-    Returns:
-        tuple[int, int]: ``(Hp, Wp)`` with ``Hp = (H - ph) // sh + 1``, e.g.
-        ``(21, 10)`` for 256x128, patch 16, stride 12.
-
-    Raises:
-        ValueError: If a size is not positive or the image is smaller than
-            one patch.
-    """
-    (h, w), (ph, pw), (sh, sw) = (to_2tuple(img_size), to_2tuple(patch_size),
-                                  to_2tuple(stride))
-    for name, value in (('img_size', (h, w)), ('patch_size', (ph, pw)),
-                        ('stride', (sh, sw))):
-        if any(not isinstance(v, int) or v <= 0 for v in value):
-            raise ValueError(f'{name} must hold positive ints, got {value}')
-    if h < ph or w < pw:
-        raise ValueError(f'image size {h}x{w} is smaller than the patch '
-                         f'size {ph}x{pw}')
-    return (h - ph) // sh + 1, (w - pw) // sw + 1
 
 
 def _check_int(name: str, value, low: int) -> None:
@@ -172,7 +145,7 @@ class TransReIDViT(VisionTransformer):
                             ('drop_path_rate', drop_path_rate)):
             if not 0 <= value < 1:
                 raise ValueError(f'{name} must be in [0, 1), got {value}')
-        grid = grid_size(img_size, patch_size, stride)
+        grid = patch_grid_size(img_size, patch_size, stride)
 
         if isinstance(layer_cfgs, dict):
             layer_cfgs = [layer_cfgs] * arch['num_layers']
@@ -320,7 +293,7 @@ class TransReIDViT(VisionTransformer):
                              f'{tuple(x.shape)}')
         in_size = tuple(int(s) for s in x.shape[-2:])
         if (in_size[0] < self.patch_size[0]
-                or in_size[1] < self.patch_size[1] or grid_size(
+                or in_size[1] < self.patch_size[1] or patch_grid_size(
                     in_size, self.patch_size, self.stride) != self.grid):
             raise ValueError(
                 f'input size {in_size[0]}x{in_size[1]} does not fit the '
@@ -364,6 +337,28 @@ class TransReIDViT(VisionTransformer):
         """
         return self.ln1(self.layers[-1](tokens))
 
+    def forward_reid(self,
+                     x: torch.Tensor,
+                     cam_ids: IdsType = None,
+                     view_ids: IdsType = None) -> BackboneFeatures:
+        """The re-ID backbone contract (:mod:`.contract`).
+
+        Args:
+            x (torch.Tensor): ``(B, C_in, H, W)`` images.
+            cam_ids (torch.Tensor | Sequence[int], optional): See
+                :meth:`embed`. Defaults to None.
+            view_ids (torch.Tensor | Sequence[int], optional): See
+                :meth:`embed`. Defaults to None.
+
+        Returns:
+            BackboneFeatures: ``global_feat`` ``(B, C)`` (class token after
+            the last block + norm) and ``tokens`` ``(B, 1 + N, C)``, the
+            output of the shared blocks (:meth:`forward_blocks`).
+        """
+        tokens = self.forward_blocks(self.embed(x, cam_ids, view_ids))
+        return BackboneFeatures(
+            global_feat=self.forward_last(tokens)[:, 0], tokens=tokens)
+
     def forward(self,
                 x: torch.Tensor,
                 cam_ids: IdsType = None,
@@ -380,8 +375,7 @@ class TransReIDViT(VisionTransformer):
         Returns:
             torch.Tensor: ``(B, C)`` class token after the final LayerNorm.
         """
-        tokens = self.forward_blocks(self.embed(x, cam_ids, view_ids))
-        return self.forward_last(tokens)[:, 0]
+        return self.forward_reid(x, cam_ids, view_ids).global_feat
 
     # --------------------------------------------------------------- weights
     def _pretrained_cfg(self) -> Optional[dict]:

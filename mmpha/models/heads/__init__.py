@@ -1,4 +1,8 @@
+from .margin_classifier import MarginClassifier
 from .pha_head import PHAHead
-from .transreid_head import MarginClassifier, TransReIDHead, jpm_rearrange
+from .reid_head import ReIDHead, build_bnneck, gt_labels, top1_accuracy
 
-__all__ = ['TransReIDHead', 'MarginClassifier', 'jpm_rearrange', 'PHAHead']
+__all__ = [
+    'ReIDHead', 'MarginClassifier', 'PHAHead', 'build_bnneck', 'gt_labels',
+    'top1_accuracy'
+]

@@ -1,26 +1,25 @@
 """PHA's high-frequency branches: BNNecks, a shared classifier and losses."""
-from typing import Dict, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmpha.registry import MODELS
-from .transreid_head import MarginClassifier, TransReIDHead
+from .reid_head import ClsType, ReIDHead, top1_accuracy
 
-ClsType = Literal['linear', 'cosface', 'arcface', 'circle']
 BRANCHES: Tuple[str, ...] = ('x', 'xhf')
 WeightSchedule = Mapping[str, float]
 
 
 @MODELS.register_module()
-class PHAHead(BaseModule):
+class PHAHead(ReIDHead):
     """Losses of PHA's high-frequency (HF) token branches (paper Sec. 3.3).
 
-    Each HF branch is a subset of tokens (the class token and the selected HF
-    patches) of ``x`` (branch ``'x'``) or of its low-frequency-dropped copy
-    ``x_hf`` (branch ``'xhf'``), passed through the backbone's shared blocks
+    A :class:`ReIDHead` with one named feature per branch and a shared
+    classifier; what it adds is the epoch weight. Each HF branch is a subset
+    of tokens (the class token and the selected HF patches) of ``x`` (branch
+    ``'x'``) or of its low-frequency-dropped copy ``x_hf`` (branch
+    ``'xhf'``), passed through the backbone's shared blocks
     and global last block + norm. Its class token gets its own BNNeck; all
     branches share ONE bias-free classifier. Per branch the losses are ID
     (``loss_cls`` on the classifier's logits of the BN feature) and triplet
@@ -47,8 +46,8 @@ class PHAHead(BaseModule):
         hf_weight_schedule (dict): ``dict(step=0.05, max=0.5)``, the
             paper's ``w(e) = min(0.05 * e, 0.5)``. Defaults to that.
         cls_type (str): ``'linear'`` (bias-free ``nn.Linear``) or a margin
-            classifier (``'cosface'``, ``'arcface'``, ``'circle'``) as in
-            :class:`TransReIDHead`. Defaults to ``'linear'``.
+            classifier (``'cosface'``, ``'arcface'``, ``'circle'``), see
+            :class:`ReIDHead`. Defaults to ``'linear'``.
         cls_scale (float): Logit scale of a margin classifier.
             Defaults to 30.0.
         cls_margin (float): Margin of a margin classifier. Defaults to 0.35.
@@ -68,24 +67,15 @@ class PHAHead(BaseModule):
                  cls_scale: float = 30.0,
                  cls_margin: float = 0.35,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
         if in_channels is None:
             raise ValueError(
                 'in_channels is None: give the feature width, or build the '
                 "head inside PHA, which sets it to the backbone's embed_dims")
-        for name, value in (('num_classes', num_classes), ('in_channels',
-                                                           in_channels)):
-            if isinstance(value,
-                          bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name} must be an int >= 1, got {value!r}')
         branches = tuple(branches)
         if not branches or len(set(branches)) != len(branches) or any(
                 b not in BRANCHES for b in branches):
             raise ValueError(f'branches must be a non-empty subset of '
                              f'{BRANCHES} without repeats, got {branches}')
-        if not isinstance(loss_cls, dict):
-            raise TypeError(f'loss_cls must be a loss config dict, got '
-                            f'{loss_cls!r}')
         schedule = dict(hf_weight_schedule)
         if set(schedule) != {'step', 'max'} or any(
                 not isinstance(v, (int, float)) or v < 0
@@ -93,41 +83,20 @@ class PHAHead(BaseModule):
             raise ValueError(
                 'hf_weight_schedule must be dict(step=float >= 0, max=float '
                 f'>= 0), got {hf_weight_schedule!r}')
-        if cls_type not in ('linear', 'cosface', 'arcface', 'circle'):
-            raise ValueError(f"cls_type must be 'linear', 'cosface', "
-                             f"'arcface' or 'circle', got {cls_type!r}")
-
-        self.num_classes = num_classes
-        self.in_channels = in_channels
+        super().__init__(
+            num_classes=num_classes,
+            in_channels=in_channels,
+            num_features=branches,
+            shared_classifier=True,
+            loss_cls=loss_cls,
+            loss_triplet=loss_triplet,
+            cls_type=cls_type,
+            cls_scale=cls_scale,
+            cls_margin=cls_margin,
+            init_cfg=init_cfg)
         self.branches = branches
         self.weight_step = float(schedule['step'])
         self.weight_max = float(schedule['max'])
-        self.cls_type = cls_type
-
-        self.loss_cls = MODELS.build(loss_cls)
-        self.loss_triplet = (
-            MODELS.build(loss_triplet) if loss_triplet is not None else None)
-        self.bnnecks = nn.ModuleDict()
-        for branch in branches:
-            self.bnnecks[branch] = TransReIDHead.build_bnneck(in_channels)
-        if cls_type == 'linear':
-            self.classifier = nn.Linear(in_channels, num_classes, bias=False)
-            nn.init.normal_(self.classifier.weight, std=0.001)
-        else:
-            self.classifier = MarginClassifier(
-                in_channels,
-                num_classes,
-                margin_type=cls_type,
-                scale=cls_scale,
-                margin=cls_margin)
-
-    def init_weights(self) -> None:
-        """Initialise BNNecks (1, 0) and the classifier (N(0, 0.001^2))."""
-        super().init_weights()
-        for bnneck in self.bnnecks.values():
-            nn.init.ones_(bnneck.weight)
-            nn.init.zeros_(bnneck.bias)
-        nn.init.normal_(self.classifier.weight, std=0.001)
 
     def hf_weight(self, epoch: int) -> float:
         """The weight of the HF losses at a 1-based epoch.
@@ -161,13 +130,10 @@ class PHAHead(BaseModule):
         if set(feats) != set(self.branches):
             raise ValueError(f'expected features of the branches '
                              f'{self.branches}, got {tuple(feats)}')
-        out = {}
-        for branch in self.branches:
-            bn_feat = self.bnnecks[branch](feats[branch])
-            out[branch] = (bn_feat,
-                           TransReIDHead.apply_classifier(
-                               self.classifier, bn_feat, labels))
-        return out
+        return {
+            branch: self.forward_one(branch, feats[branch], labels)
+            for branch in self.branches
+        }
 
     def loss(self, feats: Mapping[str, Tensor], labels: Tensor,
              epoch: int) -> Dict[str, Tensor]:
@@ -194,7 +160,6 @@ class PHAHead(BaseModule):
             if self.loss_triplet is not None:
                 losses[f'loss_hf_{branch}_triplet'] = \
                     weight * self.loss_triplet(feats[branch], labels)
-            losses[f'hf_{branch}_accuracy'] = TransReIDHead.accuracy(
-                cls_score, labels)
+            losses[f'hf_{branch}_accuracy'] = top1_accuracy(cls_score, labels)
         losses['hf_weight'] = labels.new_tensor(weight, dtype=torch.float)
         return losses

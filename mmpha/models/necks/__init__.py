@@ -1,3 +1,4 @@
+from .jpm import JPM, jpm_rearrange
 from .pha import PHANeck
 
-__all__ = ['PHANeck']
+__all__ = ['PHANeck', 'JPM', 'jpm_rearrange']

@@ -1,4 +1,4 @@
-from .pha import PHA, current_train_epoch
-from .reid_model import ReIDModel
+from .pha import PHA
+from .reid_model import ReIDModel, fill_pred_features
 
-__all__ = ['ReIDModel', 'PHA', 'current_train_epoch']
+__all__ = ['ReIDModel', 'PHA', 'fill_pred_features']

@@ -4,29 +4,14 @@ from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmengine.logging import MessageHub
 from torch import Tensor
 
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
+from mmpha.utils import check_positive_int
+from ..backbones.contract import BackboneFeatures
 from ..utils.patch_selection import gather_tokens, patch_grid_size
 from .reid_model import ReIDModel
-
-
-def current_train_epoch() -> Optional[int]:
-    """The 1-based training epoch, as the runner last published it.
-
-    MMEngine's ``RuntimeInfoHook`` (a default hook of every runner) writes
-    the number of finished epochs to the message hub under ``'epoch'``
-    before each training epoch, also after a resume, where it is restored
-    from the checkpoint's meta. The epoch in progress is that number + 1.
-
-    Returns:
-        int | None: The current epoch counted from 1, or None outside a
-        runner (nothing published).
-    """
-    epoch = MessageHub.get_current_instance().get_info('epoch')
-    return None if epoch is None else int(epoch) + 1
 
 
 @MODELS.register_module()
@@ -66,10 +51,13 @@ class PHA(ReIDModel):
     ``pha_head.*`` keys unexpected, and predicts the same features.
 
     Args:
-        backbone (dict): Backbone config (``TransReIDViT``); it must expose
-            ``embed``, ``forward_blocks``, ``forward_last``, ``patch_size``
-            and ``stride``.
-        head (dict): TransReID head config.
+        backbone (dict): Backbone config: PHA is ViT-only
+            (``TransReIDViT``); it must expose ``embed``, ``forward_blocks``,
+            ``forward_last``, ``patch_size`` and ``stride``, or a
+            ``ValueError`` names what is missing.
+        head (dict): Head config (``ReIDHead``).
+        jpm (dict, optional): JPM config, see :class:`ReIDModel`.
+            Defaults to None.
         neck (dict): Frequency analysis config. Defaults to
             ``dict(type='PHANeck')``; ``patch_size`` and ``stride`` are taken
             from the backbone.
@@ -96,6 +84,7 @@ class PHA(ReIDModel):
     def __init__(self,
                  backbone: dict,
                  head: dict,
+                 jpm: Optional[dict] = None,
                  neck: dict = dict(type='PHANeck'),
                  pha_head: dict = dict(type='PHAHead'),
                  loss_pc: dict = dict(type='PatchContrastiveLoss'),
@@ -109,6 +98,7 @@ class PHA(ReIDModel):
         super().__init__(
             backbone=backbone,
             head=head,
+            jpm=jpm,
             data_preprocessor=data_preprocessor,
             train_cfg=train_cfg,
             flip_test=flip_test,
@@ -123,14 +113,19 @@ class PHA(ReIDModel):
                     f'PHA needs a data preprocessor with {name}() (e.g. '
                     'ReIDDataPreprocessor), got '
                     f'{type(self.data_preprocessor).__name__}')
-        for name in ('patch_size', 'stride', 'embed', 'forward_blocks',
-                     'forward_last'):
-            if not hasattr(self.backbone, name):
-                raise TypeError(f'PHA needs a backbone with {name} (e.g. '
-                                'TransReIDViT), got '
-                                f'{type(self.backbone).__name__}')
+        missing = [
+            name for name in ('patch_size', 'stride', 'embed',
+                              'forward_blocks', 'forward_last')
+            if not hasattr(self.backbone, name)
+        ]
+        if missing:
+            raise ValueError(
+                'PHA works on the patch tokens of a ViT (TransReIDViT); the '
+                f'backbone {type(self.backbone).__name__} has no '
+                f'{", ".join(missing)}')
         self.use_hf_x = use_hf_x
         self.use_hf_xhf = use_hf_xhf
+        self._epoch = 1
         self.use_contrastive = use_contrastive
 
         self.neck = MODELS.build(neck)
@@ -168,14 +163,25 @@ class PHA(ReIDModel):
         """bool: Whether ``x_hf`` and its subset (c) are computed."""
         return self.use_hf_xhf or self.use_contrastive
 
+    def set_epoch(self, epoch: int) -> None:
+        """Set the 1-based training epoch that ``w(e)`` uses.
+
+        Called by :class:`~mmpha.engine.hooks.SetEpochHook` before every
+        training epoch (also after a resume).
+
+        Args:
+            epoch (int): The epoch in progress, counted from 1.
+        """
+        self._epoch = check_positive_int(epoch, 'epoch')
+
     def current_epoch(self) -> int:
-        """The 1-based epoch for ``w(e)``; 1 outside a runner.
+        """The 1-based epoch for ``w(e)``: the last :meth:`set_epoch`, 1
+        before any.
 
         Returns:
-            int: See :func:`current_train_epoch`.
+            int: The epoch.
         """
-        epoch = current_train_epoch()
-        return 1 if epoch is None else epoch
+        return self._epoch
 
     def loss(self, inputs: Tensor,
              data_samples: Sequence[ReIDDataSample]) -> Dict[str, Tensor]:
@@ -196,12 +202,13 @@ class PHA(ReIDModel):
             loss.
         """
         batch = inputs.shape[0]
-        labels = self.head.get_labels(data_samples, inputs.device,
-                                      self.head.num_classes)
+        labels = self.head.labels_of(data_samples, inputs.device)
         cam_ids, view_ids = self.side_info(data_samples, inputs.device, batch)
         tokens = self.backbone.embed(inputs, cam_ids, view_ids)
         full = self.backbone.forward_blocks(tokens)
-        losses = self.head.loss(*self.branch_features(full), data_samples)
+        feats = BackboneFeatures(
+            global_feat=self.backbone.forward_last(full)[:, 0], tokens=full)
+        losses = self.head.loss(self.branch_features(feats), data_samples)
         if not (self.needs_x_branch or self.needs_xhf_branch):
             return losses
 

@@ -1,4 +1,5 @@
-"""The re-ID model: backbone + head, with MMEngine's train/val/test API."""
+"""The re-ID model: backbone (+ JPM) + head, with MMEngine's train/val/test
+API."""
 import copy
 from typing import Dict, List, Literal, Optional, Sequence, Tuple, Union
 
@@ -10,24 +11,56 @@ from mmengine.model.weight_init import initialize
 
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
-from ..heads.transreid_head import fill_pred_features
+from ..backbones.contract import (BackboneFeatures, backbone_channels,
+                                  backbone_features)
+from ..utils.key_mapping import legacy_keys_pre_hook
 from ..utils.release_converters import release_load_pre_hook
 
 SampleList = Optional[Sequence[ReIDDataSample]]
 
 
+def fill_pred_features(
+    feats: torch.Tensor,
+    data_samples: Optional[Sequence[Optional[ReIDDataSample]]] = None
+) -> List[ReIDDataSample]:
+    """Set ``pred_feature`` of each sample to its row of ``feats``.
+
+    Args:
+        feats (torch.Tensor): ``(B, D)`` features.
+        data_samples (Sequence[ReIDDataSample | None], optional): B samples,
+            or None to create them. Defaults to None.
+
+    Returns:
+        list[ReIDDataSample]: The samples.
+    """
+    if data_samples is None:
+        data_samples = [None] * feats.shape[0]
+    if len(data_samples) != feats.shape[0]:
+        raise ValueError(f'{len(data_samples)} data samples for '
+                         f'{feats.shape[0]} features')
+    filled = []
+    for sample, feat in zip(data_samples, feats.detach()):
+        sample = ReIDDataSample() if sample is None else sample
+        filled.append(sample.set_pred_feature(feat))
+    return filled
+
+
 @MODELS.register_module()
 class ReIDModel(BaseModel):
-    """A TransReID-style person re-identification model.
+    """A re-identification model: backbone, optional JPM branch, head.
 
     The stages, each reusable by subclasses such as PHA:
 
-    1. :meth:`embed_tokens`: ``backbone.embed`` with the camera / view ids
-       of the data samples (SIE);
-    2. :meth:`forward_tokens`: + the backbone's first L-1 blocks;
-    3. the global branch (``backbone.forward_last``) and the head's JPM
-       branch (``head.forward_jpm``), see :meth:`branch_features`;
-    4. ``head.loss`` or ``head.predict_feature``.
+    1. :meth:`extract_backbone`: the backbone's features under the re-ID
+       backbone contract (:mod:`mmpha.models.backbones.contract`): the
+       global feature and, when it has them, the tokens / a feature map;
+       the camera / view ids of the data samples go to a backbone with SIE;
+    2. :meth:`branch_features`: the global feature, plus the local ones of
+       the JPM module (``jpm``) when configured, computed from the tokens;
+    3. ``head.loss`` or ``head.predict_feature`` (:class:`ReIDHead`).
+
+    The model knows nothing else about the backbone, so a TransReID ViT and
+    an mmpretrain ResNet (BoT) train through the same code.
 
     ``forward`` dispatches on ``mode`` like mmpretrain's ``ImageClassifier``:
     ``'tensor'`` returns the test feature, ``'loss'`` a dict of losses,
@@ -36,13 +69,19 @@ class ReIDModel(BaseModel):
     Every parameter with ``requires_grad`` takes part in the loss, so DDP
     runs with ``find_unused_parameters=False``.
 
+    Checkpoints of the released TransReID / PHA code, and of earlier mmpha
+    versions (JPM keys under ``head.jpm_*``), are mapped onto this model by
+    load pre-hooks whenever they are loaded; both mappings are logged.
+
     Args:
-        backbone (dict): Backbone config, e.g. ``TransReIDViT``. It must
-            provide ``embed``, ``forward_blocks``, ``forward_last``,
-            ``blocks``, ``ln1``, ``embed_dims``, ``camera_num`` and
-            ``view_num``.
-        head (dict): Head config, e.g. ``TransReIDHead``; ``in_channels``
-            is set to the backbone's ``embed_dims`` when absent.
+        backbone (dict): Backbone config meeting the contract, e.g.
+            ``TransReIDViT`` or mmpretrain's ``ResNet``.
+        head (dict): Head config, e.g. ``ReIDHead``; ``in_channels`` is set
+            to the backbone's feature width and ``num_features`` to
+            ``1 + jpm.num_parts`` (1 without JPM) when absent.
+        jpm (dict, optional): Jigsaw patch module config
+            (``dict(type='JPM', ...)``); it needs a token backbone. None
+            builds no JPM branch. Defaults to None.
         data_preprocessor (dict | nn.Module, optional): Defaults to
             ``dict(type='ReIDDataPreprocessor')``; a dict without ``type``
             gets that type.
@@ -61,6 +100,7 @@ class ReIDModel(BaseModel):
     def __init__(self,
                  backbone: dict,
                  head: dict,
+                 jpm: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  train_cfg: Optional[dict] = None,
                  flip_test: bool = False,
@@ -78,21 +118,38 @@ class ReIDModel(BaseModel):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(flip_test, bool):
             raise TypeError(f'flip_test must be a bool, got {flip_test!r}')
+        for name, value in (('head', head), ('jpm', jpm)):
+            if value is not None and not isinstance(value, dict):
+                raise TypeError(f'{name} must be a config dict, got '
+                                f'{value!r}')
 
         self.backbone = MODELS.build(backbone)
+        # Registered before the head: initialisation runs in this order, so
+        # the random draws are those of the layout where JPM sat in the head
+        # before its classifiers, and a seed gives the same weights.
+        self.jpm = MODELS.build(jpm) if jpm is not None else None
+        if self.jpm is not None:
+            self.jpm.copy_from(self.backbone)
         head = copy.deepcopy(head)
-        embed_dims = self.backbone.embed_dims
+        channels = backbone_channels(self.backbone)
         if head.get('in_channels') is None:
-            head['in_channels'] = embed_dims
-        elif head['in_channels'] != embed_dims:
+            head['in_channels'] = channels
+        elif head['in_channels'] != channels:
             raise ValueError(f'head in_channels={head["in_channels"]} differs '
-                             f"from the backbone's embed_dims={embed_dims}")
+                             f"from the backbone's feature width {channels}")
+        num_features = 1 + (self.jpm.num_parts if self.jpm is not None else 0)
+        head.setdefault('num_features', num_features)
         self.head = MODELS.build(head)
-        self.head.init_jpm(self.backbone.blocks[-1], self.backbone.ln1)
+        if self.head.num_features != num_features:
+            raise ValueError(
+                f'head num_features={self.head.num_features}, but the model '
+                f'has {num_features} features (1 global + JPM parts)')
         self.train_cfg = train_cfg
         self.flip_test = flip_test
-        # A checkpoint of the released TransReID / PHA code is mapped onto
-        # this model whenever it is loaded (load_from, init_cfg, tools).
+        # Checkpoints of earlier mmpha versions and of the released
+        # TransReID / PHA code are mapped onto this model whenever they are
+        # loaded (load_from, init_cfg, tools).
+        self.register_load_state_dict_pre_hook(legacy_keys_pre_hook)
         self.register_load_state_dict_pre_hook(release_load_pre_hook)
 
     @property
@@ -102,7 +159,7 @@ class ReIDModel(BaseModel):
 
     def init_weights(self) -> None:
         """Initialise every module, then re-copy the (possibly pretrained)
-        last block + norm of the backbone into the head's JPM branch.
+        last block + norm of the backbone into the JPM branch.
 
         A ``Pretrained`` entry in the model's own ``init_cfg`` is a whole
         model (mmpha or released), JPM branch included: it is loaded last, so
@@ -122,11 +179,11 @@ class ReIDModel(BaseModel):
             super().init_weights()
         finally:
             self.init_cfg = full_cfg
-        self.head.sync_jpm(self.backbone.blocks[-1], self.backbone.ln1)
-        if self.head.jpm:
+        if self.jpm is not None:
+            self.jpm.sync_from(self.backbone)
             print_log(
                 "Copied the backbone's last block and final norm into the "
-                'JPM branch of the head.',
+                'JPM branch.',
                 logger='current')
         if pretrained:
             initialize(self, pretrained)
@@ -156,8 +213,8 @@ class ReIDModel(BaseModel):
                 the field.
         """
         ids = []
-        for field, num in (('cam_id', self.backbone.camera_num),
-                           ('view_id', self.backbone.view_num)):
+        for field, num in (('cam_id', getattr(self.backbone, 'camera_num', 0)),
+                           ('view_id', getattr(self.backbone, 'view_num', 0))):
             if not num:
                 ids.append(None)
                 continue
@@ -178,10 +235,10 @@ class ReIDModel(BaseModel):
                              device=device))
         return ids[0], ids[1]
 
-    def embed_tokens(self,
-                     inputs: torch.Tensor,
-                     data_samples: SampleList = None) -> torch.Tensor:
-        """Backbone embedding (patches + position + SIE).
+    def extract_backbone(self,
+                         inputs: torch.Tensor,
+                         data_samples: SampleList = None) -> BackboneFeatures:
+        """The backbone's features, with the camera / view ids for SIE.
 
         Args:
             inputs (torch.Tensor): ``(B, 3, H, W)`` normalised images.
@@ -189,48 +246,37 @@ class ReIDModel(BaseModel):
                 camera / view ids. Defaults to None.
 
         Returns:
-            torch.Tensor: ``(B, 1 + N, C)`` tokens.
+            BackboneFeatures: See :mod:`mmpha.models.backbones.contract`.
         """
         cam_ids, view_ids = self.side_info(data_samples, inputs.device,
                                            inputs.shape[0])
-        return self.backbone.embed(inputs, cam_ids, view_ids)
+        return backbone_features(self.backbone, inputs, cam_ids, view_ids)
 
-    def forward_tokens(self,
-                       inputs: torch.Tensor,
-                       data_samples: SampleList = None) -> torch.Tensor:
-        """The sequence after the first L-1 (shared) blocks.
+    def branch_features(self, feats: BackboneFeatures) -> List[torch.Tensor]:
+        """The features the head sees: global, then JPM's local ones.
 
         Args:
-            inputs (torch.Tensor): ``(B, 3, H, W)`` normalised images.
-            data_samples (Sequence[ReIDDataSample], optional): Source of the
-                camera / view ids. Defaults to None.
+            feats (BackboneFeatures): From :meth:`extract_backbone`.
 
         Returns:
-            torch.Tensor: ``(B, 1 + N, C)``.
+            list[torch.Tensor]: ``1 + P`` tensors ``(B, C)`` (P = JPM parts,
+            0 without JPM).
+
+        Raises:
+            ValueError: If JPM is configured but the backbone gives no
+                tokens.
         """
-        return self.backbone.forward_blocks(
-            self.embed_tokens(inputs, data_samples))
-
-    def branch_features(self, tokens: torch.Tensor
-                        ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
-        """Global and JPM features from the shared blocks' output.
-
-        Args:
-            tokens (torch.Tensor): ``(B, 1 + N, C)`` from
-                :meth:`forward_tokens`.
-
-        Returns:
-            tuple[torch.Tensor, list[torch.Tensor]]: ``(B, C)`` global
-            feature and the list of ``(B, C)`` local features (empty without
-            JPM).
-        """
-        global_feat = self.backbone.forward_last(tokens)[:, 0]
-        return global_feat, self.head.forward_jpm(tokens)
+        if self.jpm is None:
+            return [feats.global_feat]
+        if feats.tokens is None:
+            raise ValueError(f'JPM needs the tokens of a token backbone, but '
+                             f'{type(self.backbone).__name__} returned none')
+        return [feats.global_feat, *self.jpm(feats.tokens)]
 
     def _test_feature(self, inputs: torch.Tensor,
                       data_samples: SampleList) -> torch.Tensor:
-        tokens = self.forward_tokens(inputs, data_samples)
-        return self.head.predict_feature(*self.branch_features(tokens))
+        feats = self.extract_backbone(inputs, data_samples)
+        return self.head.predict_feature(self.branch_features(feats))
 
     def extract_feat(self,
                      inputs: torch.Tensor,
@@ -263,12 +309,11 @@ class ReIDModel(BaseModel):
                 ``gt_label`` (and ``cam_id`` / ``view_id`` for SIE).
 
         Returns:
-            dict[str, torch.Tensor]: ``loss_cls``, ``loss_triplet`` and
-            ``accuracy``.
+            dict[str, torch.Tensor]: The head's losses (``loss_cls``,
+            ``loss_triplet``) and ``accuracy``.
         """
-        tokens = self.forward_tokens(inputs, data_samples)
-        global_feat, local_feats = self.branch_features(tokens)
-        return self.head.loss(global_feat, local_feats, data_samples)
+        feats = self.extract_backbone(inputs, data_samples)
+        return self.head.loss(self.branch_features(feats), data_samples)
 
     def predict(self,
                 inputs: torch.Tensor,

@@ -1,5 +1,5 @@
-from .patch_selection import (gather_tokens, patch_grid_size, patch_scores,
-                              select_hf_patches)
+from .patch_grid import patch_grid_size, to_int_pair
+from .patch_selection import gather_tokens, patch_scores, select_hf_patches
 from .release_converters import (ConversionReport, ReleaseCheckpointError,
                                  convert_release_state_dict, infer_src_grid,
                                  is_release_checkpoint,
@@ -15,10 +15,11 @@ from .weight_converters import (convert_vit_checkpoint, detect_release_layout,
 __all__ = [
     'dwt2d', 'idwt2d', 'hf_energy_map', 'hf_energy_from_details', 'hf_region',
     'll_gain', 'soft_round', 'quantise_ll', 'low_frequency_drop',
-    'patch_grid_size', 'patch_scores', 'select_hf_patches', 'gather_tokens',
-    'convert_vit_checkpoint', 'detect_vit_format', 'extract_state_dict',
-    'load_weights_file', 'resize_pos_embed_to_grid', 'timm_to_mmpretrain_vit',
-    'synthesise_ll', 'detect_release_layout', 'timm_block_key',
-    'ConversionReport', 'ReleaseCheckpointError', 'convert_release_state_dict',
-    'infer_src_grid', 'is_release_checkpoint', 'release_backbone_state_dict'
+    'patch_grid_size', 'to_int_pair', 'patch_scores', 'select_hf_patches',
+    'gather_tokens', 'convert_vit_checkpoint', 'detect_vit_format',
+    'extract_state_dict', 'load_weights_file', 'resize_pos_embed_to_grid',
+    'timm_to_mmpretrain_vit', 'synthesise_ll', 'detect_release_layout',
+    'timm_block_key', 'ConversionReport', 'ReleaseCheckpointError',
+    'convert_release_state_dict', 'infer_src_grid', 'is_release_checkpoint',
+    'release_backbone_state_dict'
 ]

@@ -8,52 +8,18 @@ Symbols used in the shapes: ``B`` batch size, ``H x W`` image size, ``h x w``
 size of the HF map, ``Hp x Wp`` patch grid, ``N = Hp * Wp`` patch tokens,
 ``K`` kept patches, ``C`` token width.
 """
-from typing import Literal, Sequence, Tuple, Union, get_args
+from typing import Literal, Tuple, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .patch_grid import IntPair, patch_grid_size
+from .patch_grid import to_int_pair as _pair
 from .wavelet import num_top
 
 Ranking = Literal['energy', 'release']
 RANKINGS: Tuple[str, ...] = get_args(Ranking)
-
-IntPair = Union[int, Sequence[int]]
-
-
-def _pair(value: IntPair, name: str) -> Tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, value
-    if (isinstance(value, (tuple, list)) and len(value) == 2
-            and all(isinstance(v, int) for v in value)):
-        return int(value[0]), int(value[1])
-    raise TypeError(f'{name} must be an int or a pair of ints, got {value!r}')
-
-
-def patch_grid_size(img_size: IntPair, patch_size: IntPair,
-                    stride: IntPair) -> Tuple[int, int]:
-    """Patch grid of an unpadded (possibly overlapping) patch embedding.
-
-    Args:
-        img_size (int | tuple[int, int]): Image size ``(H, W)``.
-        patch_size (int | tuple[int, int]): Patch (kernel) size.
-        stride (int | tuple[int, int]): Patch stride.
-
-    Returns:
-        tuple[int, int]: ``(Hp, Wp)`` with ``Hp = (H - patch) // stride + 1``
-        (21 x 10 for 256 x 128, patch 16, stride 12).
-    """
-    h, w = _pair(img_size, 'img_size')
-    ph, pw = _pair(patch_size, 'patch_size')
-    sh, sw = _pair(stride, 'stride')
-    if min(ph, pw, sh, sw) < 1:
-        raise ValueError(f'patch_size {(ph, pw)} and stride {(sh, sw)} '
-                         'must be positive')
-    if h < ph or w < pw:
-        raise ValueError(f'img_size {(h, w)} is smaller than patch_size '
-                         f'{(ph, pw)}')
-    return (h - ph) // sh + 1, (w - pw) // sw + 1
 
 
 def patch_scores(score_map: Tensor, img_size: IntPair, patch_size: IntPair,

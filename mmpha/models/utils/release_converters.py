@@ -36,8 +36,8 @@ release                            mmpha
 ``b1.0`` / ``b1_block``            ``backbone.layers.{L-1}``
 ``b1.1`` / ``b1_norm``             ``backbone.ln1``
 ``base.blocks.{L-1}``, ``norm``    the same two, JPM off only
-``b2.0`` / ``b2_block``            ``head.jpm_block``
-``b2.1`` / ``b2_norm``             ``head.jpm_norm``
+``b2.0`` / ``b2_block``            ``jpm.block``
+``b2.1`` / ``b2_norm``             ``jpm.norm``
 ``bottleneck``, ``bottleneck_i``   ``head.bnnecks.0``, ``head.bnnecks.i``
 ``classifier``, ``classifier_i``   ``head.classifiers.0``, ``.i``
 ``bottleneck_mask``                ``pha_head.bnnecks.x``
@@ -262,9 +262,9 @@ def _map_key(key: str, layout: ReleaseLayout,
     if branches['jpm'] is not None:
         block, norm = branches['jpm']
         if key.startswith(block):
-            return _map_block(key[len(block):], 'head.jpm_block.'), None
+            return _map_block(key[len(block):], 'jpm.block.'), None
         if key.startswith(norm):
-            return 'head.jpm_norm.' + key[len(norm):], None
+            return 'jpm.norm.' + key[len(norm):], None
     return None, None
 
 
@@ -275,8 +275,8 @@ def _structural_missing(converted: Mapping[str, torch.Tensor],
     block_names = sorted({
         m.group(1)
         for m in map(
-            re.compile(r'^(?:backbone\.layers\.\d+|head\.jpm_block)\.(.*)$').
-            match, converted) if m
+            re.compile(r'^(?:backbone\.layers\.\d+|jpm\.block)\.(.*)$').match,
+            converted) if m
     })
     required = [
         'backbone.cls_token', 'backbone.pos_embed',
@@ -287,8 +287,8 @@ def _structural_missing(converted: Mapping[str, torch.Tensor],
     for index in range(depth):
         required += [f'backbone.layers.{index}.{n}' for n in block_names]
     if layout != 'transreid':
-        required += [f'head.jpm_block.{n}' for n in block_names]
-        required += ['head.jpm_norm.weight', 'head.jpm_norm.bias']
+        required += [f'jpm.block.{n}' for n in block_names]
+        required += ['jpm.norm.weight', 'jpm.norm.bias']
         parts = {
             int(m.group(1))
             for m in map(
@@ -340,7 +340,7 @@ def _fit_to_target(converted: StateDict, target: Mapping[str, torch.Tensor],
                    src_grid: Optional[Sequence[int]], mode: str) -> StateDict:
     """Check the converted tensors against the model's own state dict."""
     origin = {new: old for old, new in report.converted.items()}
-    has_jpm = any(k.startswith('head.jpm_block.') for k in target)
+    has_jpm = any(k.startswith('jpm.block.') for k in target)
     errors = []
 
     def drop(key: str, reason: str) -> None:
@@ -354,10 +354,10 @@ def _fit_to_target(converted: StateDict, target: Mapping[str, torch.Tensor],
                 key, 'an HF branch (training only) that the model does not '
                 'have')
         elif not has_jpm and re.match(
-                r'^head\.(jpm_|bnnecks\.[1-9]|classifiers\.[1-9])', key):
+                r'^(jpm\.|head\.(bnnecks|classifiers)\.[1-9])', key):
             drop(
                 key, 'the JPM branch, which the model does not have '
-                '(head.jpm=False): its test feature is the global one only')
+                '(no jpm): its test feature is the global one only')
         elif key == 'backbone.sie_embed':
             errors.append(
                 f'the release has SIE ({tuple(converted[key].shape)[0]} '
@@ -466,8 +466,8 @@ def convert_release_state_dict(checkpoint: Mapping,
         shift_num (int): The release config's ``MODEL.SHIFT_NUM`` (5 in
             every released person re-ID config). Its ``shuffle_unit`` moves
             ``SHIFT_NUM - 1`` patch tokens, so a JPM checkpoint gets
-            ``head.jpm_shift = shift_num - 1``, which the head takes on when
-            it loads. Defaults to 5.
+            ``jpm.jpm_shift = shift_num - 1``, which the JPM module takes on
+            when it loads. Defaults to 5.
 
     Returns:
         tuple[dict[str, torch.Tensor], ConversionReport]: The mmpha state
@@ -526,9 +526,9 @@ def convert_release_state_dict(checkpoint: Mapping,
                 f'shift_num must be a positive int, got {shift_num!r}')
         # Not a tensor of the file: the release's config, which decides the
         # JPM shift its weights were trained with.
-        converted['head.jpm_shift'] = torch.tensor(shift_num - 1)
+        converted['jpm.jpm_shift'] = torch.tensor(shift_num - 1)
         report.converted[f'SHIFT_NUM={shift_num} (release config)'] = \
-            'head.jpm_shift'
+            'jpm.jpm_shift'
     if target is not None:
         converted = _fit_to_target(converted, target, report, dst_grid,
                                    src_grid, mode)

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from mmpha.models import TransReIDViT, grid_size
+from mmpha.models import TransReIDViT
+from mmpha.models.utils import patch_grid_size
 
 TINY = dict(embed_dims=32, num_layers=3, num_heads=2, feedforward_channels=64)
 # Maximum absolute difference accepted between timm's and our float32 tokens.
@@ -27,12 +28,12 @@ def tiny_vit(**kwargs) -> TransReIDViT:
     ((64, 32), 16, (12, 8), (5, 3)),
 ])
 def test_grid_size(img_size, patch, stride, expected):
-    assert grid_size(img_size, patch, stride) == expected
+    assert patch_grid_size(img_size, patch, stride) == expected
 
 
 def test_grid_size_rejects_small_image():
     with pytest.raises(ValueError, match='8x128 is smaller'):
-        grid_size((8, 128), 16, 12)
+        patch_grid_size((8, 128), 16, 12)
 
 
 def test_base_stride12_has_211_tokens():
@@ -70,7 +71,7 @@ def test_named_archs(arch, dims, depth, heads):
 ])
 def test_stage_shapes(img_size, patch, stride):
     model = tiny_vit(img_size=img_size, patch_size=patch, stride=stride)
-    hp, wp = grid_size(img_size, patch, stride)
+    hp, wp = patch_grid_size(img_size, patch, stride)
     x = torch.randn(2, 3, *img_size)
     tokens = model.embed(x)
     assert tokens.shape == (2, 1 + hp * wp, 32)

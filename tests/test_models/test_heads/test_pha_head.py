@@ -57,7 +57,7 @@ def test_loss_keys_and_weight():
     (dict(branches=('x', 'x')), 'branches must be a non-empty subset'),
     (dict(branches=('y', )), 'branches must be a non-empty subset'),
     (dict(in_channels=None), 'in_channels is None'),
-    (dict(num_classes=0), 'num_classes must be an int >= 1'),
+    (dict(num_classes=0), 'num_classes must be a positive int, got 0'),
     (dict(hf_weight_schedule=dict(step=-1, max=0.5)),
      'hf_weight_schedule must be'),
     (dict(cls_type='softmax'), 'cls_type must be'),

@@ -2,18 +2,14 @@
 import copy
 import glob
 import os.path as osp
-import uuid
 
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MessageHub
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
-from torch.utils.data import Dataset
 
-from mmpha.models.reid import PHA, ReIDModel, current_train_epoch
-from mmpha.registry import DATASETS, MODELS
+from mmpha.models.reid import PHA, ReIDModel
+from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
 
 NUM_CLASSES = 4
@@ -33,15 +29,18 @@ def _backbone(**kwargs):
 
 def _head():
     return dict(
-        type='TransReIDHead',
+        type='ReIDHead',
         num_classes=NUM_CLASSES,
-        num_parts=2,
         loss_cls=dict(type='CrossEntropyLoss', loss_weight=1.0),
         loss_triplet=dict(type='TripletLoss', margin=None))
 
 
 def _pha_cfg(**kwargs):
-    cfg = dict(type='PHA', backbone=_backbone(), head=_head())
+    cfg = dict(
+        type='PHA',
+        backbone=_backbone(),
+        jpm=dict(type='JPM', num_parts=2),
+        head=_head())
     cfg.update(kwargs)
     return cfg
 
@@ -61,19 +60,6 @@ def _batch(batch=6, seed=0, cams=3):
             i % cams).set_view_id(0) for i in range(batch)
     ]
     return inputs, samples
-
-
-@pytest.fixture
-def epoch_hub():
-    """A message hub whose published epoch the test controls."""
-    hub = MessageHub.get_instance('test_pha_epoch')
-    yield hub
-    hub.pop_info('epoch')
-
-
-def _set_epoch(hub, epoch_1_based):
-    # The runner publishes the number of finished epochs.
-    hub.update_info('epoch', epoch_1_based - 1)
 
 
 ALL_KEYS = {
@@ -165,13 +151,19 @@ def test_losses_do_not_depend_on_batch_order():
 
 @pytest.mark.parametrize('epoch,weight', [(1, 0.05), (5, 0.25), (10, 0.5),
                                           (20, 0.5)])
-def test_hf_weight_follows_the_published_epoch(epoch_hub, epoch, weight):
+def test_hf_weight_follows_the_set_epoch(epoch, weight):
     model = _build(_pha_cfg())
     inputs, samples = _batch(6)
-    _set_epoch(epoch_hub, 1)
+    # Before any set_epoch (outside a runner): epoch 1.
+    assert model.current_epoch() == 1
     first = model(inputs, samples, mode='loss')
-    _set_epoch(epoch_hub, epoch)
-    assert current_train_epoch() == epoch
+    # The global the forward read before has no say any more.
+    hub = MessageHub.get_current_instance()
+    hub.update_info('epoch', 40)
+    assert model(inputs, samples, mode='loss')['hf_weight'].item() == \
+        pytest.approx(0.05)
+    hub.pop_info('epoch')
+    model.set_epoch(epoch)
     assert model.current_epoch() == epoch
     losses = model(inputs, samples, mode='loss')
     assert losses['hf_weight'].item() == pytest.approx(weight)
@@ -186,12 +178,12 @@ def test_hf_weight_follows_the_published_epoch(epoch_hub, epoch, weight):
         first['loss_pc_bc'].item(), rel=1e-6)
 
 
-def test_hf_weight_schedule_is_configurable(epoch_hub):
+def test_hf_weight_schedule_is_configurable():
     model = _build(
         _pha_cfg(
             pha_head=dict(
                 type='PHAHead', hf_weight_schedule=dict(step=0.1, max=0.3))))
-    _set_epoch(epoch_hub, 2)
+    model.set_epoch(2)
     losses = model(*_batch(6), mode='loss')
     assert losses['hf_weight'].item() == pytest.approx(0.2)
     assert model.pha_head.hf_weight(7) == pytest.approx(0.3)
@@ -200,63 +192,6 @@ def test_hf_weight_schedule_is_configurable(epoch_hub):
             _pha_cfg(
                 pha_head=dict(
                     type='PHAHead', hf_weight_schedule=dict(step=0.1))))
-
-
-@MODELS.register_module(force=True)
-class _EpochProbe(BaseModel):
-    """Records the epoch PHA would see at every training step."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = torch.nn.Linear(2, 1)
-        self.seen = []
-
-    def forward(self, inputs, mode='loss'):
-        self.seen.append(current_train_epoch())
-        return dict(loss=self.linear(inputs).pow(2).mean())
-
-
-@DATASETS.register_module(force=True)
-class _EpochProbeData(Dataset):
-    metainfo = dict()
-
-    def __len__(self):
-        return 4
-
-    def __getitem__(self, idx):
-        return dict(inputs=torch.full((2, ), float(idx)))
-
-
-def _probe_cfg(work_dir, max_epochs):
-    return dict(
-        model=dict(type='_EpochProbe'),
-        work_dir=work_dir,
-        train_dataloader=dict(
-            dataset=dict(type='_EpochProbeData'),
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate'),
-            batch_size=2,
-            num_workers=0),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-        default_scope='mmpha',
-        # unique: runners built within one second share logger/visualizer
-        experiment_name=f'pha_probe_{uuid.uuid4().hex[:12]}',
-        log_level='WARNING')
-
-
-def test_epoch_is_right_during_training_and_after_a_resume(tmp_path):
-    first = Runner.from_cfg(_probe_cfg(osp.join(tmp_path, 'a'), 3))
-    first.train()
-    assert first.model.seen == [1, 1, 2, 2, 3, 3]
-
-    cfg = _probe_cfg(osp.join(tmp_path, 'b'), 5)
-    cfg.update(resume=True, load_from=osp.join(tmp_path, 'a', 'epoch_2.pth'))
-    resumed = Runner.from_cfg(cfg)
-    resumed.train()
-    # Resumed after two finished epochs: the next one is epoch 3.
-    assert resumed.model.seen == [3, 3, 4, 4, 5, 5]
 
 
 def test_pha_checkpoint_predicts_like_transreid():
@@ -269,7 +204,11 @@ def test_pha_checkpoint_predicts_like_transreid():
     optim.step()
 
     cfg = _pha_cfg(backbone=_backbone(camera_num=3))
-    cfg = dict(type='ReIDModel', backbone=cfg['backbone'], head=cfg['head'])
+    cfg = dict(
+        type='ReIDModel',
+        backbone=cfg['backbone'],
+        jpm=cfg['jpm'],
+        head=cfg['head'])
     transreid = _build(cfg, seed=2)
     assert type(transreid) is ReIDModel
     missing, unexpected = transreid.load_state_dict(
@@ -302,6 +241,8 @@ def test_bad_configuration():
         MODELS.build(_pha_cfg(neck=dict(type='PHANeck', patch_size=16)))
     with pytest.raises(TypeError, match='use_hf_x must be a bool'):
         MODELS.build(_pha_cfg(use_hf_x=1))
+    with pytest.raises(ValueError, match='epoch must be a positive int'):
+        MODELS.build(_pha_cfg()).set_epoch(0)
     assert isinstance(MODELS.build(_pha_cfg()), PHA)
 
 
@@ -383,8 +324,7 @@ def test_reproduction_configs_have_the_released_settings(
     # The cosine ends with the training (end=None, filled from max_epochs);
     # the warm-up's curve is checked in tests/test_configs.
     from mmpha.utils.config_check import resolve_scheduler_ends
-    warmup, cosine = resolve_scheduler_ends(cfg.param_scheduler,
-                                            cfg.train_cfg)
+    warmup, cosine = resolve_scheduler_ends(cfg.param_scheduler, cfg.train_cfg)
     assert warmup.type == 'LinearLR' and warmup.end < epochs
     assert cosine.type == 'CosineAnnealingLR'
     assert (cosine.end, cosine.T_max) == (epochs, epochs - cosine.begin)
@@ -423,3 +363,18 @@ def test_tiny_configs_predict_identical_features():
         assert torch.equal(
             pha(inputs, samples, 'tensor'), transreid(inputs, samples,
                                                       'tensor'))
+
+
+def test_pha_is_vit_only():
+    cnn = dict(
+        type='ResNet',
+        depth=18,
+        base_channels=8,
+        stem_channels=8,
+        strides=(1, 2, 2, 1),
+        out_indices=(3, ))
+    with pytest.raises(
+            ValueError,
+            match=r'PHA works on the patch tokens of a ViT \(TransReIDViT\); '
+            r'the backbone ResNet has no patch_size, stride, embed'):
+        MODELS.build(_pha_cfg(backbone=cnn, jpm=None))

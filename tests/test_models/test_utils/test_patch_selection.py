@@ -17,8 +17,15 @@ def test_patch_grid_size():
     assert patch_grid_size((256, 128), 16, 16) == (16, 8)
     assert patch_grid_size((224, 224), (16, 16), (16, 16)) == (14, 14)
     assert patch_grid_size((37, 29), 8, 5) == (6, 5)
-    with pytest.raises(ValueError, match='smaller than patch_size'):
+    with pytest.raises(
+            ValueError,
+            match='image size 8x8 is smaller than the patch size '
+            '16x16'):
         patch_grid_size((8, 8), 16, 12)
+    with pytest.raises(
+            ValueError, match=r'stride must hold positive ints, '
+            r'got \(0, 2\)'):
+        patch_grid_size((32, 32), 16, (0, 2))
     with pytest.raises(TypeError, match='stride must be an int'):
         patch_grid_size((32, 32), 16, 1.5)
 

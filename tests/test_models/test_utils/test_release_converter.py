@@ -135,11 +135,11 @@ def test_the_shift_switch_is_what_matches_the_release(repo_root):
     x, _, _, samples = _inputs()
     expected = release_features(release, x, 'transreid-jpm')
     width = release['base.cls_token'].shape[-1]
-    # SHIFT_NUM = 5 in the release moves 4 tokens: head.shift=4 matches it,
-    # head.shift=5 (the paper's and mmpha's default) does not.
-    assert model.head.shift == SHIFT_NUM - 1
+    # SHIFT_NUM = 5 in the release moves 4 tokens: jpm.shift=4 matches it,
+    # jpm.shift=5 (the paper's and mmpha's default) does not.
+    assert model.jpm.shift == SHIFT_NUM - 1
     assert _relative(_feature(model, x, samples), expected) < 1e-5
-    model.head.shift = SHIFT_NUM
+    model.jpm.shift = SHIFT_NUM
     local = _feature(model, x, samples)[:, width:]
     assert _relative(local, expected[:, width:]) > 1e-2
 
@@ -191,9 +191,9 @@ def test_missing_release_tensors_are_named(repo_root, layout):
             k: v
             for k, v in release.items() if not k.startswith(copy_prefix)
         }
-        with pytest.raises(ReleaseCheckpointError, match='head.jpm_norm.bias'):
+        with pytest.raises(ReleaseCheckpointError, match='jpm.norm.bias'):
             convert_release_state_dict(release)
-        with pytest.raises(ReleaseCheckpointError, match='head.jpm_block'):
+        with pytest.raises(ReleaseCheckpointError, match='jpm.block'):
             model.load_state_dict(release)
 
 
@@ -243,8 +243,7 @@ def test_models_without_the_releases_branches(repo_root):
     cfg = model_cfg(repo_root, 'transreid')
     single = build(cfg)
     _, report = convert_release_state_dict(release, target=single.state_dict())
-    assert 'does not have (head.jpm=False)' in report.dropped[
-        'b2.0.mlp.fc1.bias']
+    assert 'does not have (no jpm)' in report.dropped['b2.0.mlp.fc1.bias']
     single.load_state_dict(release)
     assert torch.equal(
         _feature(single, x, samples),
@@ -307,32 +306,32 @@ def test_the_release_shift_travels_with_the_weights(repo_root, tmp_path,
                                                     layout):
     """A default config (shift 5) runs a release checkpoint with its shift.
 
-    The conversion stores ``head.jpm_shift = SHIFT_NUM - 1``; the head takes
+    The conversion stores ``jpm.jpm_shift = SHIFT_NUM - 1``; JPM takes
     it on at load, whichever shift the config states, so the feature is the
     release's without a config override.
     """
     cfg, _, release, _ = _made(repo_root, layout)
     x, _, _, samples = _inputs()
     expected = release_features(release, x, layout)
-    cfg['head']['shift'] = SHIFT_NUM  # the shipped configs' value
+    cfg['jpm']['shift'] = SHIFT_NUM  # the shipped configs' value
     raw = build(cfg)
-    assert raw.head.shift == SHIFT_NUM
+    assert raw.jpm.shift == SHIFT_NUM
     raw.load_state_dict(release)
-    assert raw.head.shift == SHIFT_NUM - 1
+    assert raw.jpm.shift == SHIFT_NUM - 1
     assert _relative(_feature(raw, x, samples), expected) < 1e-5
 
     converted, _ = convert_release_state_dict(release)
-    assert int(converted['head.jpm_shift']) == SHIFT_NUM - 1
+    assert int(converted['jpm.jpm_shift']) == SHIFT_NUM - 1
     path = osp.join(tmp_path, 'converted.pth')
     torch.save({'state_dict': converted}, path)
     loaded = build(cfg)
     load_checkpoint(loaded, path, map_location='cpu', strict=True)
-    assert loaded.head.shift == SHIFT_NUM - 1
+    assert loaded.jpm.shift == SHIFT_NUM - 1
     assert torch.equal(_feature(loaded, x, samples), _feature(raw, x, samples))
 
     # Another SHIFT_NUM in the release config gives another shift.
     other, _ = convert_release_state_dict(release, shift_num=8)
-    assert int(other['head.jpm_shift']) == 7
+    assert int(other['jpm.jpm_shift']) == 7
     with pytest.raises(ValueError, match='shift_num must be a positive int'):
         convert_release_state_dict(release, shift_num=0)
 
@@ -343,4 +342,4 @@ def test_the_release_shift_travels_with_the_weights(repo_root, tmp_path,
     }
     fresh = build(cfg)
     fresh.load_state_dict(own, strict=True)
-    assert fresh.head.shift == SHIFT_NUM
+    assert fresh.jpm.shift == SHIFT_NUM

@@ -1,0 +1,1 @@
+from _tiny_reid import tiny_data_root  # noqa: F401
