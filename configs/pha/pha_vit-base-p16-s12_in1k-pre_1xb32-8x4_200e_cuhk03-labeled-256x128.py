@@ -10,4 +10,3 @@ _base_ = [
 
 model = dict(
     backbone=dict(camera_num=2, view_num=0), head=dict(num_classes=767))
-

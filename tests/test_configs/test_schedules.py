@@ -106,3 +106,16 @@ def test_every_leaf_takes_its_schedule_from_a_base(path):
         return
     assert 'param_scheduler' not in text and 'optim_wrapper' not in text, (
         f'{path} restates a schedule: inherit configs/_base_/schedules/')
+
+
+@pytest.mark.parametrize('path', LEAVES, ids=osp.basename)
+def test_leaves_inherit_bases_not_other_algorithms_leaves(path):
+    """A leaf's bases are under configs/_base_/; a variant (an ablation, a
+    logging option) may inherit a leaf of its own folder, never another
+    algorithm's leaf."""
+    bases = Config._get_base_files(path)
+    for base in bases:
+        full = osp.normpath(osp.join(osp.dirname(path), base))
+        in_base = osp.sep + '_base_' + osp.sep in full
+        assert in_base or osp.dirname(full) == osp.dirname(path), (
+            f'{path} inherits the leaf {base} of another folder')

@@ -25,7 +25,10 @@ EXPECTED = {
     'cuhk03_detected': (256, 128),
     'dukemtmc': (256, 128),
     'synthreid': (128, 64),
+    'synthreid_scratch': (128, 64),
 }
+# Pipelines of the bases that define them (the others inherit them).
+PIPELINE_BASES = ('market1501', 'synthreid', 'synthreid_scratch')
 TINY_SYNTH = dict(
     num_ids=12,
     num_train_ids=8,
@@ -48,7 +51,7 @@ def test_every_dataset_has_a_config():
 
 def _fake_root(name: str, tmp_path) -> str:
     root = str(tmp_path / name)
-    if name in ('market1501', 'synthreid'):
+    if name in ('market1501', 'synthreid', 'synthreid_scratch'):
         return make_folder_layout(root, MARKET_FILES, height=40, width=20)
     if name == 'dukemtmc':
         return make_folder_layout(root, DUKE_FILES, height=40, width=20)
@@ -91,6 +94,14 @@ def test_config_structure(name):
     pre = MODELS.build(cfg.data_preprocessor)
     assert pre.to_rgb and pre.mean.flatten().tolist() == [127.5] * 3
     train_types = [t['type'] for t in cfg.train_pipeline]
+    if name == 'synthreid_scratch':
+        # Training from scratch: no random erasing, the rest unchanged.
+        assert cfg.train_dataloader.dataset.pipeline == cfg.train_pipeline
+        base = Config.fromfile(osp.join(CONFIG_DIR, 'synthreid.py'))
+        assert cfg.train_pipeline == [
+            t for t in base.train_pipeline if t.type != 'RandomErasing'
+        ]
+        return
     assert train_types == [
         'LoadReIDImage', 'Resize', 'RandomFlip', 'RandomCrop', 'RandomErasing',
         'PackReIDInputs'
@@ -102,11 +113,30 @@ def test_config_structure(name):
 
 
 @pytest.mark.parametrize('name', sorted(EXPECTED))
+def test_eval_sets_are_the_train_data_split_in_two(name):
+    """Query and gallery are defined once, from the data's one ``dataset``."""
+    path = osp.join(CONFIG_DIR, f'{name}.py')
+    cfg = Config.fromfile(path)
+    named = dict(cfg.dataset)
+    assert named['type'] == cfg.train_dataloader.dataset.type
+    assert cfg.val_dataloader.dataset.datasets == [
+        dict(named, split=split, pipeline=cfg.test_pipeline)
+        for split in ('query', 'gallery')
+    ]
+    assert cfg.train_dataloader.dataset == dict(
+        named, split='train', pipeline=cfg.train_pipeline)
+    if name not in PIPELINE_BASES:
+        # A dataset base states its fields, not the splits.
+        text = open(path).read()
+        assert 'split=' not in text and 'pipeline=' not in text, name
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED))
 def test_config_builds_and_runs(name, tmp_path):
     cfg = Config.fromfile(osp.join(CONFIG_DIR, f'{name}.py'))
     root = _fake_root(name, tmp_path)
     spec = None
-    if name == 'synthreid':
+    if name.startswith('synthreid'):
         root = str(tmp_path / 'synth')
         spec = TINY_SYNTH
     train_cfg = copy.deepcopy(cfg.train_dataloader.dataset)

@@ -3,22 +3,13 @@
 # Everything but the subset comes from the labeled config.
 _base_ = './cuhk03_labeled.py'
 
-train_dataloader = dict(dataset=dict(subset='detected'))
+dataset = dict(subset='detected')
 
-# A list replaces its base list whole, so both splits are restated.
+train_dataloader = dict(dataset=dataset)
+
+# The query + gallery sets of the base, for this data.
 val_dataloader = dict(
     dataset=dict(datasets=[
-        dict(
-            type='CUHK03',
-            data_root='data/cuhk03-np',
-            subset='detected',
-            split='query',
-            pipeline={{_base_.test_pipeline}}),
-        dict(
-            type='CUHK03',
-            data_root='data/cuhk03-np',
-            subset='detected',
-            split='gallery',
-            pipeline={{_base_.test_pipeline}}),
+        dict(d, **dataset) for d in _base_.val_dataloader.dataset.datasets
     ]))
 test_dataloader = val_dataloader

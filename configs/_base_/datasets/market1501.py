@@ -1,7 +1,9 @@
 # Market-1501: 751 training ids (num_classes=751), 6 cameras (camera_num=6).
 # Layout: docs/en/user_guides/dataset_prepare.md#market-1501
-dataset_type = 'Market1501'
-data_root = 'data/market1501'
+# What names the data, stated once for the train, query and gallery sets. A
+# dataset base that inherits this file sets its own `dataset` and rebuilds
+# the two evaluation sets from the ones below (see eval_datasets).
+dataset = dict(type='Market1501', data_root='data/market1501')
 
 data_preprocessor = dict(
     type='ReIDDataPreprocessor',
@@ -53,13 +55,14 @@ train_dataloader = dict(
     worker_init_fn=dict(type='mmpha.reid_worker_init_fn'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='PKBatchSampler', num_instances=4),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        pipeline=train_pipeline))
+    dataset=dict(dataset, split='train', pipeline=train_pipeline))
 
-# Query then gallery in one dataloader; the metric splits them by is_query.
+# The evaluation sets, defined here once: query then gallery, in one
+# dataloader; the metric splits them by is_query. A base that inherits this
+# file gets them for its own data with
+#   val_dataloader = dict(dataset=dict(datasets=[
+#       dict(d, **dataset) for d in _base_.val_dataloader.dataset.datasets]))
+# (a list replaces its base list whole, so the list is rebuilt, not merged).
 val_dataloader = dict(
     batch_size=128,
     num_workers=8,
@@ -68,16 +71,8 @@ val_dataloader = dict(
     dataset=dict(
         type='ConcatDataset',
         datasets=[
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                split='query',
-                pipeline=test_pipeline),
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                split='gallery',
-                pipeline=test_pipeline),
+            dict(dataset, split=split, pipeline=test_pipeline)
+            for split in ('query', 'gallery')
         ],
         ignore_keys=[
             'split', 'num_classes', 'num_cameras', 'num_views', 'num_images'

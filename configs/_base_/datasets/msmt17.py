@@ -2,35 +2,21 @@
 # The train split is list_train + list_val (combine_train_val=True), as in
 # the TransReID and PHA releases.
 # Layout: docs/en/user_guides/dataset_prepare.md#msmt17
-# Pipelines, batch and loaders come from the Market-1501 config.
+# Pipelines, batch, loaders and evaluation sets come from the Market-1501
+# config.
 _base_ = './market1501.py'
 
-dataset_type = 'MSMT17'
-data_root = 'data/MSMT17_V1'
+dataset = dict(
+    type='MSMT17',
+    data_root='data/MSMT17_V1',
+    version='v1',
+    combine_train_val=True)
 
-train_dataloader = dict(
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        version='v1',
-        combine_train_val=True))
+train_dataloader = dict(dataset=dataset)
 
-# A list replaces its base list whole, so both splits are restated.
+# The query + gallery sets of the base, for this data.
 val_dataloader = dict(
     dataset=dict(datasets=[
-        dict(
-            type=dataset_type,
-            data_root=data_root,
-            version='v1',
-            combine_train_val=True,
-            split='query',
-            pipeline={{_base_.test_pipeline}}),
-        dict(
-            type=dataset_type,
-            data_root=data_root,
-            version='v1',
-            combine_train_val=True,
-            split='gallery',
-            pipeline={{_base_.test_pipeline}}),
+        dict(d, **dataset) for d in _base_.val_dataloader.dataset.datasets
     ]))
 test_dataloader = val_dataloader

@@ -4,26 +4,13 @@
 # Everything but the version and the root comes from the V1 config.
 _base_ = './msmt17.py'
 
-data_root = 'data/MSMT17_V2'
+dataset = dict(data_root='data/MSMT17_V2', version='v2')
 
-train_dataloader = dict(dataset=dict(data_root=data_root, version='v2'))
+train_dataloader = dict(dataset=dataset)
 
-# A list replaces its base list whole, so both splits are restated.
+# The query + gallery sets of the base, for this data.
 val_dataloader = dict(
     dataset=dict(datasets=[
-        dict(
-            type='MSMT17',
-            data_root=data_root,
-            version='v2',
-            combine_train_val=True,
-            split='query',
-            pipeline={{_base_.test_pipeline}}),
-        dict(
-            type='MSMT17',
-            data_root=data_root,
-            version='v2',
-            combine_train_val=True,
-            split='gallery',
-            pipeline={{_base_.test_pipeline}}),
+        dict(d, **dataset) for d in _base_.val_dataloader.dataset.datasets
     ]))
 test_dataloader = val_dataloader

@@ -7,8 +7,10 @@
 # The CPU default: images are stored at 256x128 but fed at 128x64 (HxW), so
 # that a tiny ViT trains in a few CPU minutes (16x8 patches at stride 16, or
 # 10x5 at stride 12). Leaf configs that want 256x128 restate the pipelines.
-dataset_type = 'SynthReID'
-data_root = 'data/synthreid'
+
+# What names the data, stated once for the train, query and gallery sets.
+dataset = dict(
+    type='SynthReID', data_root='data/synthreid', auto_generate=True)
 
 data_preprocessor = dict(
     type='ReIDDataPreprocessor',
@@ -59,12 +61,7 @@ train_dataloader = dict(
     worker_init_fn=dict(type='mmpha.reid_worker_init_fn'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='PKBatchSampler', num_instances=4),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        auto_generate=True,
-        split='train',
-        pipeline=train_pipeline))
+    dataset=dict(dataset, split='train', pipeline=train_pipeline))
 
 # Query then gallery in one dataloader; the metric splits them by is_query.
 val_dataloader = dict(
@@ -75,18 +72,8 @@ val_dataloader = dict(
     dataset=dict(
         type='ConcatDataset',
         datasets=[
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                auto_generate=True,
-                split='query',
-                pipeline=test_pipeline),
-            dict(
-                type=dataset_type,
-                data_root=data_root,
-                auto_generate=True,
-                split='gallery',
-                pipeline=test_pipeline),
+            dict(dataset, split=split, pipeline=test_pipeline)
+            for split in ('query', 'gallery')
         ],
         ignore_keys=[
             'split', 'num_classes', 'num_cameras', 'num_views', 'num_images'
