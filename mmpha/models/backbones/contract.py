@@ -34,12 +34,10 @@ import torch.nn as nn
 class BackboneFeatures(NamedTuple):
     """Features of one batch, as :class:`ReIDModel` consumes them.
 
-    Attributes:
-        global_feat (torch.Tensor): ``(B, C)`` global feature.
-        tokens (torch.Tensor, optional): ``(B, 1 + N, C)`` input of the last
-            stage of a token backbone; None otherwise.
-        feature_map (torch.Tensor, optional): ``(B, C, H, W)`` last map of a
-            CNN; None otherwise.
+    Fields: ``global_feat`` ``(B, C)``, the global feature; ``tokens``
+    ``(B, 1 + N, C)``, the input of the last stage of a token backbone (None
+    otherwise); ``feature_map`` ``(B, C, H, W)``, the last map of a CNN (None
+    otherwise).
     """
 
     global_feat: torch.Tensor
