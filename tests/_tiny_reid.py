@@ -76,8 +76,7 @@ def save_checkpoint(model: torch.nn.Module, path: str) -> str:
 @pytest.fixture(scope='session')
 def tiny_data_root(tmp_path_factory) -> str:
     """A tiny SynthReID, generated once."""
-    from mmpha.datasets.synthreid_generator import (SynthReIDSpec,
-                                                    ensure_synthreid)
+    from mmpha.datasets.synthreid import SynthReIDSpec, ensure_synthreid
     root = str(tmp_path_factory.mktemp('tiny_data') / 'synthreid')
     ensure_synthreid(root, seed=0, spec=SynthReIDSpec(**TINY_SPEC))
     return root
