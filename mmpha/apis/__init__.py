@@ -1,11 +1,11 @@
 """High-level APIs: model initialisation, feature extraction, search,
 analysis, benchmarks and deployment."""
 from .benchmark import (DEFAULT_STAGES, StageProfiler, TrainStepBenchmark,
-                        benchmark_inference, benchmark_train_pair,
-                        benchmark_train_step, build_benchmark_model,
-                        current_rss_mib, input_size_of, make_reid_batch,
-                        model_config, peak_rss_mib, stage_breakdown,
-                        strip_pretrained)
+                        benchmark_inference, benchmark_metric,
+                        benchmark_train_pair, benchmark_train_step,
+                        build_benchmark_model, current_rss_mib, input_size_of,
+                        make_rank_data, make_reid_batch, model_config,
+                        peak_rss_mib, stage_breakdown, strip_pretrained)
 from .complexity import get_complexity, human_size, inference_parameters
 from .deployment import InferenceWrapper, OnnxCheck, export_onnx, verify_onnx
 from .frequency_analysis import (build_frequency_neck, build_query_dataset,
@@ -30,5 +30,6 @@ __all__ = [
     'DEFAULT_STAGES', 'StageProfiler', 'TrainStepBenchmark',
     'benchmark_train_pair', 'benchmark_train_step', 'build_benchmark_model',
     'current_rss_mib', 'input_size_of', 'make_reid_batch', 'model_config',
-    'peak_rss_mib', 'stage_breakdown', 'strip_pretrained'
+    'peak_rss_mib', 'stage_breakdown', 'strip_pretrained', 'benchmark_metric',
+    'make_rank_data'
 ]

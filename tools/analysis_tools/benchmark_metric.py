@@ -13,13 +13,12 @@ Example:
         --num-gallery 82161 --num-ids 3060 --num-cams 15  # MSMT17-sized
 """
 import argparse
-import time
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from mmpha.evaluation import ReIDMetric
+from mmpha.apis.benchmark.metric import benchmark_metric, make_rank_data
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -60,27 +59,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, got '
                          f'{getattr(args, name)}')
     return args
-
-
-def make_data(num_query: int, num_gallery: int, num_ids: int, num_cams: int,
-              seed: int, decimals: Optional[int]) -> Dict[str, np.ndarray]:
-    """Random ids, cameras and distances; same-id pairs are drawn closer so
-    that the metrics are far from zero."""
-    rng = np.random.default_rng(seed)
-    q_pids = rng.integers(0, num_ids, num_query)
-    g_pids = rng.integers(0, num_ids, num_gallery)
-    q_camids = rng.integers(0, num_cams, num_query)
-    g_camids = rng.integers(0, num_cams, num_gallery)
-    distmat = rng.random((num_query, num_gallery), dtype=np.float32)
-    distmat[q_pids[:, None] == g_pids[None]] *= 0.02
-    if decimals is not None:
-        distmat = np.round(distmat, decimals)
-    return dict(
-        distmat=distmat,
-        q_pids=q_pids,
-        g_pids=g_pids,
-        q_camids=q_camids,
-        g_camids=g_camids)
 
 
 def _reference(distmat: np.ndarray,
@@ -125,53 +103,28 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    data = make_data(args.num_query, args.num_gallery, args.num_ids,
-                     args.num_cams, args.seed, args.decimals)
+    data = make_rank_data(args.num_query, args.num_gallery, args.num_ids,
+                          args.num_cams, args.seed, args.decimals)
     print(f'random data: {args.num_query} queries x {args.num_gallery} '
           f'gallery images, {args.num_ids} ids, {args.num_cams} cameras, '
           f'seed {args.seed}')
-
-    start = time.perf_counter()
-    expected = _reference(**data, max_rank=args.max_rank)
-    ref_time = time.perf_counter() - start
-    print(f'reference (per-query NumPy loop): {ref_time:.3f} s')
-
-    device = torch.device(args.device)
-    inputs = {k: torch.from_numpy(v).to(device) for k, v in data.items()}
-
-    def run() -> dict:
-        result = ReIDMetric.calculate(**inputs, max_rank=args.max_rank)
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-        return result
-
-    run()  # warm-up: first-call allocations and kernel loading
-    times = []
-    for _ in range(args.repeat):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    best = min(times)
-    print(f'ReIDMetric.calculate (torch, {device}, '
-          f'{torch.get_num_threads()} threads): {best:.3f} s '
+    out = benchmark_metric(
+        data,
+        _reference,
+        max_rank=args.max_rank,
+        repeat=args.repeat,
+        device=args.device)
+    print(f'reference (per-query NumPy loop): {out["ref_time"]:.3f} s')
+    print(f'ReIDMetric.calculate (torch, {args.device}, '
+          f'{torch.get_num_threads()} threads): {out["time"]:.3f} s '
           f'(best of {args.repeat})')
-    ratio = ref_time / best
-    print(f'speed-up: {ratio:.1f}x')
-    diffs = dict(
-        mAP=abs(result['mAP'] - expected['mAP']),
-        CMC=float(np.abs(result['CMC'] - expected['CMC']).max()),
-        mINP=abs(result['mINP'] - expected['mINP']))
-    for name, diff in diffs.items():
+    print(f'speed-up: {out["ratio"]:.1f}x')
+    for name, diff in out['diffs'].items():
         print(f'max abs diff {name}: {diff:.3e}')
+    result = out['result']
     print(f'mAP {result["mAP"]:.6f}, mINP {result["mINP"]:.6f}, '
           f'R1 {result["CMC"][0]:.6f}')
-    return dict(
-        ref_time=ref_time,
-        time=best,
-        ratio=ratio,
-        diffs=diffs,
-        result=result,
-        expected=expected)
+    return out
 
 
 if __name__ == '__main__':
