@@ -25,6 +25,10 @@ Full unpickling is available only as an explicit opt-in for files the user
 trusts: :func:`set_unsafe_load` (the ``unsafe_load=True`` config key and the
 tools' ``--unsafe-load`` flag), which logs a warning for every file it loads
 that way.
+
+The module is longer than most on purpose: the allow-list, every way a file
+reaches it (local, downloaded, named by a config) and the refusal messages
+stay in one file that a security review reads top to bottom.
 """
 import contextlib
 import hashlib
@@ -208,6 +212,42 @@ def find_unsafe_globals(filename: str) -> Optional[List[str]]:
             torch.serialization.get_unsafe_globals_in_checkpoint(filename))
 
 
+def _existing_file(filename: str) -> str:
+    """``filename`` with ``~`` expanded, if it is a regular file.
+
+    Raises:
+        FileNotFoundError: If it is not.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'checkpoint file "{filename}" does not exist (or is not a '
+            'regular file)')
+    return filename
+
+
+def _refuse_unsafe_globals(filename: str) -> Optional[List[str]]:
+    """Scan a checkpoint with :func:`find_unsafe_globals` and refuse it if
+    it names a global outside the allowed set.
+
+    Returns:
+        list[str] | None: What :func:`find_unsafe_globals` returned (empty,
+        or None for a legacy non-zip file).
+
+    Raises:
+        CheckpointLoadError: If the file cannot be read.
+        UnsafeCheckpointError: If it names a global outside the allowed set.
+    """
+    try:
+        unsafe = find_unsafe_globals(filename)
+    except Exception as err:  # a truncated or corrupt archive
+        raise CheckpointLoadError(
+            f'Cannot read checkpoint "{filename}": {err}') from err
+    if unsafe:
+        raise _refusal(filename, ', '.join(unsafe))
+    return unsafe
+
+
 def check_checkpoint(filename: str) -> None:
     """Refuse a local checkpoint that names objects outside the allowed set.
 
@@ -226,20 +266,10 @@ def check_checkpoint(filename: str) -> None:
         UnsafeCheckpointError: If it names a global outside the allowed set
             (and :func:`set_unsafe_load` is off).
     """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(
-            f'checkpoint file "{filename}" does not exist (or is not a '
-            'regular file)')
+    filename = _existing_file(filename)
     if _UNSAFE_LOAD:
         return
-    try:
-        unsafe = find_unsafe_globals(filename)
-    except Exception as err:  # a truncated or corrupt archive
-        raise CheckpointLoadError(
-            f'Cannot read checkpoint "{filename}": {err}') from err
-    if unsafe:
-        raise _refusal(filename, ', '.join(unsafe))
+    unsafe = _refuse_unsafe_globals(filename)
     _safe_torch_load(filename, 'cpu', mmap=unsafe is not None)
 
 
@@ -292,11 +322,7 @@ def load_local_checkpoint(filename: str,
             set; the message names the file and the offending globals.
         CheckpointLoadError: If the file is truncated or not a checkpoint.
     """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(
-            f'checkpoint file "{filename}" does not exist (or is not a '
-            'regular file)')
+    filename = _existing_file(filename)
     if _UNSAFE_LOAD:
         print_log(
             f'Fully unpickling "{filename}" (unsafe_load is on): any code '
@@ -305,13 +331,7 @@ def load_local_checkpoint(filename: str,
             level=30)
         return torch.load(
             filename, map_location=map_location, weights_only=False)
-    try:
-        unsafe = find_unsafe_globals(filename)
-    except Exception as err:  # a truncated or corrupt archive
-        raise CheckpointLoadError(
-            f'Cannot read checkpoint "{filename}": {err}') from err
-    if unsafe:
-        raise _refusal(filename, ', '.join(unsafe))
+    _refuse_unsafe_globals(filename)
     return _safe_torch_load(filename, map_location)
 
 
