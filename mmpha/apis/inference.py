@@ -4,7 +4,6 @@ Symbols used in the shapes: ``M`` number of images, ``D`` feature width,
 ``Q`` queries, ``G`` gallery images, ``k`` the number of neighbours returned.
 """
 import copy
-import logging
 import os.path as osp
 import sys
 from pathlib import Path
@@ -15,13 +14,13 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset, Compose, pseudo_collate
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.registry import init_default_scope
 from mmengine.runner import CheckpointLoader
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
+from mmpha.utils.init_weights import init_weights_quietly
 from mmpha.utils.pretrained import strip_pretrained
 from mmpha.utils.state_dict_load import load_state_dict_checked, state_dict_of
 from mmpha.utils.tensor_ops import (DistMetric, check_dist_metric,
@@ -104,15 +103,7 @@ def init_model(config: Union[str, Path, Config],
         model_cfg.setdefault('data_preprocessor', config.data_preprocessor)
     model = MODELS.build(model_cfg)
     if checkpoint is None:
-        # MMEngine logs one line per parameter on initialisation; a random
-        # initialisation is not worth that output.
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
+        init_weights_quietly(model)
     else:
         if '://' not in str(checkpoint) and not osp.isfile(str(checkpoint)):
             raise FileNotFoundError(

@@ -8,6 +8,7 @@ from .checkpoint import (CheckpointLoadError, UnsafeCheckpointError,
 from .checkpoint_files import read_last_checkpoint, write_last_checkpoint
 from .config_check import check_pk_batch
 from .dist import setup_cpu_distributed, teardown_distributed
+from .init_weights import init_weights_quietly
 from .pretrained import strip_pretrained
 from .setup_env import (apply_run_options, register_all_modules,
                         setup_num_threads)
@@ -25,5 +26,6 @@ __all__ = [
     'atomic_write_bytes', 'atomic_write_text', 'atomic_torch_save',
     'read_last_checkpoint', 'write_last_checkpoint', 'DistMetric',
     'DIST_METRICS', 'IntTypeError', 'check_dist_metric', 'check_feature_pair',
-    'check_positive_int', 'pair_masks', 'pairwise_distance', 'strip_pretrained'
+    'check_positive_int', 'pair_masks', 'pairwise_distance',
+    'strip_pretrained', 'init_weights_quietly'
 ]

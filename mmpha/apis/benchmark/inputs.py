@@ -1,17 +1,15 @@
 """What a benchmark runs on: a random-initialised model of a config and a
 fixed synthetic P x K batch."""
 import copy
-import logging
 from typing import Any, Dict, Optional, Sequence
 
 import torch
 from mmengine.config import Config, ConfigDict
-from mmengine.logging import MMLogger
 from torch import nn
 
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
-from mmpha.utils import strip_pretrained
+from mmpha.utils import init_weights_quietly, strip_pretrained
 
 
 def find_key(cfg: Any, key: str) -> Optional[Any]:
@@ -148,14 +146,5 @@ def build_benchmark_model(cfg: Config, device: str = 'cpu') -> nn.Module:
     Returns:
         nn.Module: The model.
     """
-    model = MODELS.build(model_config(cfg))
-    if hasattr(model, 'init_weights'):
-        # MMEngine logs every parameter's initialisation at INFO level.
-        logger = MMLogger.get_current_instance()
-        level = logger.level
-        logger.setLevel(logging.WARNING)
-        try:
-            model.init_weights()
-        finally:
-            logger.setLevel(level)
+    model = init_weights_quietly(MODELS.build(model_config(cfg)))
     return model.to(device).train()
