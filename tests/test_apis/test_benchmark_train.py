@@ -13,8 +13,7 @@ from torch import nn
 
 from mmpha.apis.benchmark import (StageProfiler, benchmark_train_pair,
                                   benchmark_train_step, make_reid_batch,
-                                  peak_rss_mib, stage_breakdown,
-                                  strip_pretrained)
+                                  peak_rss_mib, stage_breakdown)
 from mmpha.registry import MODELS
 
 NECK_SLEEP = 0.04
@@ -189,20 +188,6 @@ def test_make_reid_batch_is_p_by_k():
         make_reid_batch(10, 4, (16, 8), num_classes=50)
     with pytest.raises(ValueError, match='num_classes >= 3'):
         make_reid_batch(12, 4, (16, 8), num_classes=2)
-
-
-def test_strip_pretrained_keeps_other_initialisers():
-    cfg = dict(
-        backbone=dict(
-            init_cfg=dict(type='Pretrained', checkpoint='a.pth'),
-            pretrained='b.pth'),
-        head=dict(init_cfg=[
-            dict(type='Normal', std=0.01),
-            dict(type='Pretrained', checkpoint='c.pth')
-        ]))
-    assert strip_pretrained(cfg) == 3
-    assert cfg['backbone'] == dict(init_cfg=None, pretrained=None)
-    assert cfg['head']['init_cfg'] == [dict(type='Normal', std=0.01)]
 
 
 def test_benchmark_rejects_bad_arguments():

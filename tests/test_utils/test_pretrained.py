@@ -34,3 +34,8 @@ def test_strip_pretrained_config_dict_and_scalars():
     assert cfg.model.backbone.init_cfg is None
     assert strip_pretrained('init_cfg') == 0
     assert strip_pretrained(None) == 0
+
+
+def test_one_definition_for_the_apis():
+    from mmpha.apis.benchmark import strip_pretrained as from_benchmark
+    assert from_benchmark is strip_pretrained
