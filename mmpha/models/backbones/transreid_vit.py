@@ -13,6 +13,8 @@ from mmpretrain.models.backbones import VisionTransformer
 from mmpretrain.models.utils import to_2tuple
 
 from mmpha.registry import MODELS
+from mmpha.utils import check_positive_int
+from ..utils.checks import check_non_negative_int
 from ..utils.patch_grid import patch_grid_size
 from ..utils.release_converters import (is_release_checkpoint,
                                         release_backbone_state_dict)
@@ -29,12 +31,6 @@ LoadResult = namedtuple('LoadResult',
 LoadResult.__doc__ = (
     'What :meth:`TransReIDViT.load_pretrained` loaded: lists '
     'of missing, unexpected and skipped (wrong shape) keys.')
-
-
-def _check_int(name: str, value, low: int) -> None:
-    """Raise ValueError unless ``value`` is an int (not bool) >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f'{name} must be an int >= {low}, got {value!r}')
 
 
 @MODELS.register_module()
@@ -138,8 +134,8 @@ class TransReIDViT(VisionTransformer):
                  layer_cfgs: Union[dict, Sequence[dict]] = dict(),
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         arch = self._check_arch(arch)
-        _check_int('camera_num', camera_num, low=0)
-        _check_int('view_num', view_num, low=0)
+        check_non_negative_int(camera_num, 'camera_num')
+        check_non_negative_int(view_num, 'view_num')
         for name, value in (('drop_rate', drop_rate), ('attn_drop_rate',
                                                        attn_drop_rate),
                             ('drop_path_rate', drop_path_rate)):
@@ -203,7 +199,7 @@ class TransReIDViT(VisionTransformer):
             raise ValueError(f'a custom arch needs the keys {cls._ARCH_KEYS}; '
                              f'missing {sorted(missing)} in {arch}')
         for key in cls._ARCH_KEYS:
-            _check_int(f'arch["{key}"]', arch[key], low=1)
+            check_positive_int(arch[key], f'arch["{key}"]')
         if arch['embed_dims'] % arch['num_heads']:
             raise ValueError(
                 f'arch embed_dims={arch["embed_dims"]} is not divisible by '

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 
 from mmpha.registry import MODELS
 from mmpha.utils import check_positive_int
+from ..utils.checks import check_non_negative_int
 
 
 def jpm_rearrange(patches: torch.Tensor, shift: int,
@@ -86,9 +87,8 @@ class JPM(BaseModule):
         super().__init__(init_cfg=init_cfg)
         check_positive_int(num_parts, 'num_parts')
         check_positive_int(shuffle_groups, 'shuffle_groups')
-        # A shift of 0 is valid (no shift), hence no positive-int check.
-        if isinstance(shift, bool) or not isinstance(shift, int) or shift < 0:
-            raise ValueError(f'shift must be an int >= 0, got {shift!r}')
+        # A shift of 0 is valid (no shift).
+        check_non_negative_int(shift, 'shift')
         if not isinstance(rearrange, bool):
             raise TypeError(f'rearrange must be a bool, got {rearrange!r}')
         self.num_parts = num_parts
