@@ -262,10 +262,7 @@ def iter_batches(model: BaseModel,
         dict: ``inputs`` ``(b, 3, H, W)`` normalised float tensor on the
         model's device and ``data_samples`` (list of ``b`` samples).
     """
-    if (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-            or batch_size < 1):
-        raise ValueError(f'batch_size must be a positive int, got '
-                         f'{batch_size!r}')
+    check_positive_int(batch_size, 'batch_size')
     num, load = _sample_loader(model, images, cam_ids)
     order = list(range(num)) if indices is None else [int(i) for i in indices]
     bad = [i for i in order if not 0 <= i < num]

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from mmpha.utils.checkpoint import load_local_checkpoint
-from mmpha.utils.tensor_ops import DistMetric, pair_masks
+from mmpha.utils.tensor_ops import DistMetric, check_positive_int, pair_masks
 from .inference import search
 
 #: Keys that ``tools/test.py --out`` writes and the ranking needs.
@@ -106,8 +106,7 @@ def rank_dump(dump: dict,
     """
     num_q = len(dump['q_pids'])
     if query_indices is None:
-        if num_queries < 1:
-            raise ValueError(f'num_queries must be >= 1, got {num_queries}')
+        check_positive_int(num_queries, 'num_queries')
         query_indices = list(range(min(num_queries, num_q)))
     query_indices = [int(i) for i in query_indices]
     bad = [i for i in query_indices if not 0 <= i < num_q]

@@ -73,8 +73,8 @@ def test_benchmark_inference_on_a_real_model(tiny_files):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(iters=0), 'iters must be >= 1, got 0'),
-    (dict(batch_size=0), 'batch_size must be >= 1, got 0'),
+    (dict(iters=0), 'iters must be a positive int, got 0'),
+    (dict(batch_size=0), 'batch_size must be a positive int, got 0'),
     (dict(warmup=-1), 'warmup must be >= 0, got -1'),
 ])
 def test_bad_counts_are_refused(kwargs, message):

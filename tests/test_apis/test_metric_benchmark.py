@@ -66,8 +66,8 @@ def test_best_time_ratio_and_zero_diffs_from_a_fake_clock():
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    (dict(repeat=0), 'repeat must be an int >= 1, got 0'),
-    (dict(max_rank=0), 'max_rank must be an int >= 1, got 0'),
+    (dict(repeat=0), 'repeat must be a positive int, got 0'),
+    (dict(max_rank=0), 'max_rank must be a positive int, got 0'),
 ])
 def test_bad_counts_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mmpha.utils import check_positive_int
 from ..deployment import InferenceWrapper
 
 
@@ -37,9 +38,8 @@ def benchmark_inference(model: nn.Module,
         the timed passes) and ``batch_size``. ``images_per_s`` is
         ``batch_size`` over the median time of one pass.
     """
-    for name, value in (('batch_size', batch_size), ('iters', iters)):
-        if value < 1:
-            raise ValueError(f'{name} must be >= 1, got {value}')
+    check_positive_int(batch_size, 'batch_size')
+    check_positive_int(iters, 'iters')
     if warmup < 0:
         raise ValueError(f'warmup must be >= 0, got {warmup}')
     wrapper = InferenceWrapper(model, with_preprocess=False).eval()

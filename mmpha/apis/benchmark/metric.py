@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from mmpha.evaluation import ReIDMetric
+from mmpha.utils import check_positive_int
 
 #: ``reference(distmat, q_pids, g_pids, q_camids, g_camids, max_rank)`` on
 #: NumPy arrays, returning a dict with ``mAP``, ``mINP`` (float) and ``CMC``
@@ -92,9 +93,8 @@ def benchmark_metric(data: Dict[str, np.ndarray],
     Raises:
         ValueError: If ``max_rank`` or ``repeat`` is not a positive int.
     """
-    for name, value in (('max_rank', max_rank), ('repeat', repeat)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be an int >= 1, got {value!r}')
+    check_positive_int(max_rank, 'max_rank')
+    check_positive_int(repeat, 'repeat')
     start = timer()
     expected = reference(**data, max_rank=max_rank)
     ref_time = timer() - start

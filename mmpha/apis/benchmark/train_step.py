@@ -15,6 +15,7 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
+from mmpha.utils import check_positive_int
 from .inputs import (build_benchmark_model, find_key, input_size_of,
                      make_reid_batch, model_config)
 from .stage_profiler import StageProfiler
@@ -64,9 +65,7 @@ class TrainStepBenchmark:
         if amp and device != 'cuda':
             raise ValueError('amp=True needs device="cuda"; mixed precision '
                              'is not benchmarked on CPU')
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(
-                f'batch_size must be an int >= 1, got {batch_size!r}')
+        check_positive_int(batch_size, 'batch_size')
         torch.manual_seed(seed)
         self.cfg = cfg
         self.device = torch.device(device)

@@ -8,6 +8,7 @@ from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Sampler
 
 from mmpha.registry import DATA_SAMPLERS
+from mmpha.utils.tensor_ops import check_positive_int
 
 
 def _read_labels(dataset: Sized) -> np.ndarray:
@@ -90,12 +91,8 @@ class PKSampler(Sampler):
                  shuffle: bool = True,
                  seed: Optional[int] = None,
                  round_up: bool = True) -> None:
-        for name, value in (('batch_size', batch_size), ('num_instances',
-                                                         num_instances)):
-            if isinstance(value, bool) or not isinstance(value, int) \
-                    or value < 1:
-                raise ValueError(
-                    f'{name} must be a positive int, got {value!r}.')
+        check_positive_int(batch_size, 'batch_size')
+        check_positive_int(num_instances, 'num_instances')
         if batch_size % num_instances != 0:
             raise ValueError(
                 f'batch_size ({batch_size}) must be a multiple of '

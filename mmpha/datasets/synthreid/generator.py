@@ -26,6 +26,7 @@ try:
 except ImportError:  # Windows: atomic renames alone protect the output.
     fcntl = None
 
+from mmpha.utils.tensor_ops import check_positive_int
 from .palette import (_sample_glyph, _sample_identities, _sample_look,
                       _sample_texture)
 from .render import _sample_camera, render_image
@@ -152,8 +153,7 @@ def generate_synthreid(out_dir: str,
     spec = spec or SynthReIDSpec()
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f'seed must be a non-negative int, got {seed!r}.')
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f'nproc must be a positive int, got {nproc!r}.')
+    check_positive_int(nproc, 'nproc')
     if osp.isdir(out_dir) and os.listdir(out_dir):
         raise FileExistsError(f'The output folder "{out_dir}" is not empty.')
     for sub in SPLIT_DIRS.values():
