@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmpha.registry import MODELS
+from mmpha.utils import pair_masks
 
 Reduction = Literal['mean', 'sum', 'none']
 REDUCTIONS: Tuple[str, ...] = get_args(Reduction)
@@ -64,7 +65,7 @@ def patch_contrastive_loss(u: Tensor,
     v = F.normalize(v.float(), dim=-1)
     # (T, B, B): similarity of every pair of samples at every position.
     sim = torch.einsum('itc,jtc->tij', u, v) / temperature
-    pos = (labels.unsqueeze(1) == labels.unsqueeze(0)).to(sim.dtype)
+    pos = pair_masks(labels)[0].to(sim.dtype)
     neg = 1.0 - pos
     num_pos = pos.sum(dim=1)
     num_neg = neg.sum(dim=1)

@@ -8,28 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmpha.registry import MODELS
-
-
-def pairwise_euclidean(feats: torch.Tensor,
-                       eps: float = 1e-12) -> torch.Tensor:
-    """Euclidean distances between all rows of a matrix.
-
-    Args:
-        feats (torch.Tensor): ``(B, D)`` features, B samples of width D.
-        eps (float): Lower clamp of the squared distance before the square
-            root. The gradient of ``sqrt`` is infinite at 0 (every diagonal
-            entry), and the expansion ``|a|^2 + |b|^2 - 2ab`` can go
-            slightly negative in floating point. Defaults to 1e-12.
-
-    Returns:
-        torch.Tensor: ``(B, B)`` distances, computed in float32 or wider
-        so that mixed-precision training does not overflow.
-    """
-    if feats.dtype in (torch.float16, torch.bfloat16):
-        feats = feats.float()
-    sq_norm = feats.pow(2).sum(dim=1)
-    sq_dist = sq_norm[:, None] + sq_norm[None, :] - 2 * feats @ feats.t()
-    return sq_dist.clamp(min=eps).sqrt()
+from mmpha.utils import pair_masks, pairwise_distance
 
 
 def mine_triplets(dist: torch.Tensor,
@@ -54,12 +33,9 @@ def mine_triplets(dist: torch.Tensor,
         that have at least one positive other than themselves and at least
         one negative. ``d_ap`` / ``d_an`` of invalid anchors are meaningless.
     """
-    same_id = labels[:, None] == labels[None, :]
-    self_pair = torch.eye(len(labels), dtype=torch.bool, device=dist.device)
     # An anchor is not its own positive: with K = 1 the "positive" distance
     # would be the clamp value instead of a real pair.
-    pos_mask = same_id & ~self_pair
-    neg_mask = ~same_id
+    pos_mask, neg_mask = pair_masks(labels, exclude_diagonal=True)
     valid = pos_mask.any(dim=1) & neg_mask.any(dim=1)
 
     if hard_mining:
@@ -133,7 +109,8 @@ def triplet_loss(feats: torch.Tensor,
 
     if normalize_feature:
         feats = F.normalize(feats, dim=1)
-    dist = pairwise_euclidean(feats)
+    # eps: the gradient of sqrt is infinite at 0 (every diagonal entry).
+    dist = pairwise_distance(feats, eps=1e-12)
     d_ap, d_an, valid = mine_triplets(
         dist, labels.to(dist.device), hard_mining=hard_mining)
 
