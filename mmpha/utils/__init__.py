@@ -13,7 +13,7 @@ from .pretrained import strip_pretrained
 from .setup_env import (apply_run_options, register_all_modules,
                         setup_num_threads)
 from .tensor_ops import (DIST_METRICS, DistMetric, IntTypeError,
-                         check_dist_metric, check_feature_pair,
+                         check_dist_metric, check_feature_pair, check_int,
                          check_positive_int, pair_masks, pairwise_distance)
 
 __all__ = [
@@ -27,5 +27,5 @@ __all__ = [
     'read_last_checkpoint', 'write_last_checkpoint', 'DistMetric',
     'DIST_METRICS', 'IntTypeError', 'check_dist_metric', 'check_feature_pair',
     'check_positive_int', 'pair_masks', 'pairwise_distance',
-    'strip_pretrained', 'init_weights_quietly'
+    'strip_pretrained', 'init_weights_quietly', 'check_int'
 ]

@@ -34,6 +34,40 @@ class IntTypeError(TypeError, ValueError):
     """
 
 
+def check_int(value: object, name: str, minimum: int = 1) -> int:
+    """Check that an argument is an integer ``>= minimum``.
+
+    Args:
+        value (object): The value given; any :class:`numbers.Integral`
+            except ``bool`` (numpy integers included).
+        name (str): The argument's name, used in the message.
+        minimum (int): The smallest value allowed. Defaults to 1.
+
+    Returns:
+        int: ``value`` as a Python int.
+
+    Raises:
+        IntTypeError: (a ``TypeError`` and a ``ValueError``) if ``value`` is
+            not an integer, e.g. ``2.5``, ``'3'`` or ``True``.
+        ValueError: If ``value < minimum``.
+
+    Examples:
+        >>> check_int(0, 'shift', minimum=0)
+        0
+        >>> check_int(-1, 'shift', minimum=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: shift must be an int >= 0, got -1.
+    """
+    wanted = 'a positive int' if minimum == 1 else f'an int >= {minimum}'
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise IntTypeError(f'{name} must be {wanted}, got {value!r} '
+                           f'({type(value).__name__}).')
+    if value < minimum:
+        raise ValueError(f'{name} must be {wanted}, got {value!r}.')
+    return int(value)
+
+
 def check_positive_int(value: object, name: str) -> int:
     """Check that an argument is an integer ``>= 1``.
 
@@ -58,12 +92,7 @@ def check_positive_int(value: object, name: str) -> int:
         ...
         ValueError: topk must be a positive int, got 0.
     """
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise IntTypeError(f'{name} must be a positive int, got {value!r} '
-                           f'({type(value).__name__}).')
-    if value < 1:
-        raise ValueError(f'{name} must be a positive int, got {value!r}.')
-    return int(value)
+    return check_int(value, name, minimum=1)
 
 
 def check_dist_metric(value: object, name: str = 'metric') -> DistMetric:

@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 from mmpha.utils import (DIST_METRICS, IntTypeError, check_dist_metric,
-                         check_positive_int, pair_masks, pairwise_distance)
+                         check_int, check_positive_int, pair_masks,
+                         pairwise_distance)
 
 
 # The formulas that the triplet loss and ``mmpha.apis.search`` used before
@@ -161,3 +162,16 @@ def test_check_dist_metric():
         check_dist_metric('l2', 'dist_metric')
     with pytest.raises(ValueError, match="metric must be .*, got None"):
         check_dist_metric(None)
+
+
+def test_check_int_with_a_minimum():
+    assert check_int(0, 'shift', minimum=0) == 0
+    assert check_int(np.int32(5), 'shift', minimum=5) == 5
+    with pytest.raises(ValueError, match=r'shift must be an int >= 0, got -1'):
+        check_int(-1, 'shift', minimum=0)
+    with pytest.raises(
+            IntTypeError, match=r'shift must be an int >= 2, got 2\.0'):
+        check_int(2.0, 'shift', minimum=2)
+    # The default minimum is the positive-int check.
+    with pytest.raises(ValueError, match='n must be a positive int, got 0'):
+        check_int(0, 'n')
