@@ -1,5 +1,11 @@
 """Whole checkpoints of the released TransReID and PHA code in mmpha's layout.
 
+Longer than 500 lines on purpose: the key map of the three release layouts,
+the structural completeness check, the fit to a target model and the load
+pre-hook are one conversion that is checked as a whole against the authors'
+release (a converted checkpoint gives the release feature within 1e-5);
+split, each part would only be read with the others.
+
 The authors' code (TransReID, ICCV 2021; PHA, CVPR 2023) saves
 ``model.state_dict()`` of one of three ViT models. What each one runs at
 inference decides where its tensors go in mmpha:
