@@ -88,10 +88,10 @@ def init_model(config: Union[str, Path, Config],
 
     from mmpha.registry import MODELS
     from mmpha.utils import register_all_modules, register_checkpoint_loader
+    register_all_modules(init_default_scope=False)
     # Stated here as well: the checkpoint below must go through the safe
     # loader whatever register_all_modules does.
     register_checkpoint_loader()
-    register_all_modules(init_default_scope=False)
     init_default_scope(config.get('default_scope', 'mmpha'))
 
     model_cfg = copy.deepcopy(config.model)
