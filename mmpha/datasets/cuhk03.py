@@ -4,7 +4,7 @@ from typing import List, Literal, Optional
 
 from mmpha.registry import DATASETS
 from .base_reid_dataset import RawRecord, SplitType, check_dir
-from .custom import MARKET_PATTERN, MARKET_SPLIT_DIRS, ReIDFolderDataset
+from .custom import ReIDFolderDataset
 
 SUBSETS = ('labeled', 'detected')
 
@@ -57,14 +57,8 @@ class CUHK03(ReIDFolderDataset):
         super().__init__(
             data_root=osp.join(str(data_root), subset),
             split=split,
-            split_dirs=MARKET_SPLIT_DIRS,
-            pattern=MARKET_PATTERN,
             suffixes=('.png', ),
-            cam_base=1,
             num_cameras=num_cameras,
-            junk_pids=(-1, ),
-            distractor_pids=(),
-            pid_range=(0, None),
             **kwargs)
 
     def load_records(self) -> List[RawRecord]:

@@ -3,7 +3,7 @@ from typing import Optional
 
 from mmpha.registry import DATASETS
 from .base_reid_dataset import SplitType
-from .custom import MARKET_PATTERN, MARKET_SPLIT_DIRS, ReIDFolderDataset
+from .custom import ReIDFolderDataset
 
 
 @DATASETS.register_module()
@@ -43,12 +43,6 @@ class DukeMTMC(ReIDFolderDataset):
         super().__init__(
             data_root=data_root,
             split=split,
-            split_dirs=MARKET_SPLIT_DIRS,
-            pattern=MARKET_PATTERN,
             suffixes=('.jpg', ),
-            cam_base=1,
             num_cameras=num_cameras,
-            junk_pids=(-1, ),
-            distractor_pids=(),
-            pid_range=(0, None),
             **kwargs)

@@ -4,7 +4,7 @@ from typing import List, Optional
 
 from mmpha.registry import DATASETS
 from ..base_reid_dataset import RawRecord, SplitType
-from ..custom import MARKET_PATTERN, MARKET_SPLIT_DIRS, ReIDFolderDataset
+from ..custom import ReIDFolderDataset
 from .generator import ensure_synthreid
 from .spec import SynthReIDSpec
 
@@ -74,10 +74,7 @@ class SynthReID(ReIDFolderDataset):
         super().__init__(
             data_root=data_root,
             split=split,
-            split_dirs=MARKET_SPLIT_DIRS,
-            pattern=MARKET_PATTERN,
             suffixes=('.jpg', ),
-            cam_base=1,
             num_cameras=self.spec.num_cameras,
             junk_pids=(),
             distractor_pids=(0, ),

@@ -359,17 +359,10 @@ class TransReIDViT(VisionTransformer):
                 x: torch.Tensor,
                 cam_ids: IdsType = None,
                 view_ids: IdsType = None) -> torch.Tensor:
-        """All stages: the global class-token feature.
+        """All stages: the ``(B, C)`` global class-token feature.
 
-        Args:
-            x (torch.Tensor): ``(B, C_in, H, W)`` images.
-            cam_ids (torch.Tensor | Sequence[int], optional): See
-                :meth:`embed`. Defaults to None.
-            view_ids (torch.Tensor | Sequence[int], optional): See
-                :meth:`embed`. Defaults to None.
-
-        Returns:
-            torch.Tensor: ``(B, C)`` class token after the final LayerNorm.
+        The arguments are those of :meth:`forward_reid`; the result is its
+        ``global_feat``.
         """
         return self.forward_reid(x, cam_ids, view_ids).global_feat
 

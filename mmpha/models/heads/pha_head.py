@@ -45,12 +45,10 @@ class PHAHead(ReIDHead):
             ``dict(type='TripletLoss', margin=None, loss_weight=1.0)``.
         hf_weight_schedule (dict): ``dict(step=0.05, max=0.5)``, the
             paper's ``w(e) = min(0.05 * e, 0.5)``. Defaults to that.
-        cls_type (str): ``'linear'`` (bias-free ``nn.Linear``) or a margin
-            classifier (``'cosface'``, ``'arcface'``, ``'circle'``), see
-            :class:`ReIDHead`. Defaults to ``'linear'``.
-        cls_scale (float): Logit scale of a margin classifier.
-            Defaults to 30.0.
-        cls_margin (float): Margin of a margin classifier. Defaults to 0.35.
+        cls_type (str): The shared classifier, as in :class:`ReIDHead`.
+            Defaults to ``'linear'`` (bias-free ``nn.Linear``).
+        cls_scale (float): As in :class:`ReIDHead`. Defaults to 30.0.
+        cls_margin (float): As in :class:`ReIDHead`. Defaults to 0.35.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
