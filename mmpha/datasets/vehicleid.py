@@ -114,8 +114,7 @@ class VehicleID(PublishedStatsMixin, BaseReIDDataset):
 
     def published_key(self) -> str:
         """Return ``'train'`` or ``'test_<test_size>'``."""
-        return ('train'
-                if self.split == 'train' else f'test_{self.test_size}')
+        return ('train' if self.split == 'train' else f'test_{self.test_size}')
 
     def load_records(self) -> List[RawRecord]:
         """Parse the list file of the split.

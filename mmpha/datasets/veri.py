@@ -142,10 +142,11 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
                  check_stats: CheckStats = 'warn',
                  **kwargs) -> None:
         self.check_stats = check_stats_mode(check_stats)
-        if view_file is not None and (
-                not isinstance(view_file, Mapping)
-                or set(view_file) != {'train', 'test'} or
-                not all(isinstance(v, str) and v for v in view_file.values())):
+        if view_file is not None and (not isinstance(view_file, Mapping)
+                                      or set(view_file) != {'train', 'test'}
+                                      or not all(
+                                          isinstance(v, str) and v
+                                          for v in view_file.values())):
             raise ValueError(
                 'view_file must be None or dict(train=PATH, test=PATH) '
                 f'(paths relative to data_root), got {view_file!r}.')
@@ -215,12 +216,14 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
                 missing.append(rec.img_path)
                 continue
             records_out.append(
-                rec._replace(view=view, source=f'{rec.source} (view from '
-                             f'{files[0] if name in tables[0] else files[1]}'
-                             ')'))
+                rec._replace(
+                    view=view,
+                    source=f'{rec.source} (view from '
+                    f'{files[0] if name in tables[0] else files[1]}'
+                    ')'))
         if missing and self.missing_view == 'error':
-            searched = ' nor in '.join(
-                f'"{f}"' for f in files[:len(tables)] if osp.isfile(f))
+            searched = ' nor in '.join(f'"{f}"' for f in files[:len(tables)]
+                                       if osp.isfile(f))
             raise ValueError(
                 f'{self.name}: the image "{missing[0]}" has no view label in '
                 f'{searched} ({len(missing)} images of the {self.split} split '
