@@ -8,7 +8,7 @@
 _base_ = [
     '../_base_/models/transreid_vit-base.py',
     '../_base_/datasets/vehicleid.py',
-    '../_base_/schedules/sgd_cosine_120e.py',
+    '../_base_/schedules/sgd-lr0.045-b256_cosine_120e.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -18,6 +18,3 @@ model = dict(
     head=dict(num_classes=13164))
 
 train_dataloader = dict(batch_size=256)
-optim_wrapper = dict(optimizer=dict(lr=0.045))
-# The lr above is for 256 images per iteration.
-auto_scale_lr = dict(base_batch_size=256)

@@ -8,7 +8,7 @@
 _base_ = [
     '../_base_/models/transreid_vit-base.py',
     '../_base_/datasets/veri776.py',
-    '../_base_/schedules/sgd_cosine_120e.py',
+    '../_base_/schedules/sgd-lr0.01_cosine_120e.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -16,5 +16,3 @@ model = dict(
     backbone=dict(img_size=(256, 256), camera_num=20, view_num=8),
     jpm=dict(shift=8),
     head=dict(num_classes=576))
-
-optim_wrapper = dict(optimizer=dict(lr=0.01))
