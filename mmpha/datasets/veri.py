@@ -1,5 +1,6 @@
 """VeRi-776 (Liu et al., ICME 2016 / ECCV 2016), with TransReID's view
 labels."""
+import logging
 import os.path as osp
 from typing import Dict, List, Literal, Mapping, Optional
 
@@ -39,10 +40,12 @@ def read_view_file(path: str) -> Dict[str, int]:
 
     Raises:
         ValueError: For a line with fewer than two tokens or a last token
-            that is not an integer, or an image listed twice with two
-            views; the message names the file and the line.
+            that is not an integer; the message names the file and the
+            line. An image listed twice with two views keeps the last one
+            (as in TransReID), with a warning.
     """
     views: Dict[str, int] = {}
+    conflicts: List[str] = []
     with open(path, 'rb') as f:
         for lineno, raw in enumerate(f, 1):
             tokens = _decode_line(raw, lineno, path).split()
@@ -58,10 +61,16 @@ def read_view_file(path: str) -> Dict[str, int]:
                     f'{" ".join(tokens)[:80]!r}; expected "image ... view" '
                     'with an integer view id last.') from None
             name = tokens[0].replace('\\', '/').rsplit('/', 1)[-1]
-            if views.setdefault(name, view) != view:
-                raise ValueError(
-                    f'Line {lineno} of the view file {path} gives {name} '
-                    f'the view {view}, an earlier line {views[name]}.')
+            if views.get(name, view) != view:
+                conflicts.append(f'{name} (line {lineno})')
+            views[name] = view
+    if conflicts:
+        print_log(
+            f'The view file {path} gives {len(conflicts)} images a second, '
+            f'different view, e.g. {conflicts[0]}; the last line of each '
+            'is used, as TransReID does.',
+            logger='current',
+            level=logging.WARNING)
     return views
 
 

@@ -211,3 +211,18 @@ def test_views_reach_the_backbone_sie(tmp_path, camera_num, view_num):
                 dim=1) + backbone.pos_embed
             rows = backbone.sie_embed[torch.tensor(expected)][:, None]
         torch.testing.assert_close(tokens, plain + 3.0 * rows)
+
+
+def test_duplicate_view_lines_keep_the_last(tmp_path, monkeypatch):
+    from mmpha.datasets import veri
+    root = make_veri(str(tmp_path / 'VeRi'))
+    with open(osp.join(root, 'keypoint_train.txt'), 'a') as f:
+        f.write(keypoint_line('', '0001_c019_00016500_1.jpg', 6) + '\n')
+    logs = []
+    monkeypatch.setattr(veri, 'print_log',
+                        lambda msg, **kwargs: logs.append(msg))
+    views = veri.read_view_file(osp.join(root, 'keypoint_train.txt'))
+    assert views['0001_c019_00016500_1.jpg'] == 6
+    assert views['0001_c001_00016450_0.jpg'] == VERI_VIEWS[
+        '0001_c001_00016450_0.jpg']
+    assert len(logs) == 1 and '0001_c019_00016500_1.jpg (line 5)' in logs[0]
