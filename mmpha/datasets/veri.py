@@ -2,7 +2,7 @@
 labels."""
 import logging
 import os.path as osp
-from typing import Dict, List, Literal, Mapping, Optional
+from typing import Dict, List, Literal, Mapping, Optional, Union
 
 from mmengine.logging import print_log
 
@@ -100,13 +100,25 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
     for the train split, ``keypoint_test.txt`` for query and gallery, one
     line per image, ``image x1 y1 ... x20 y20 view`` with the view
     (0..7) last. TransReID reads them from its own ``datasets/`` folder;
-    mmpha reads them from ``data_root`` unless ``view_file`` says
-    otherwise (absolute paths are used as they are). An image is looked up
-    in its split's file first, then in the other one, as TransReID does.
-    An image in neither is an error naming the image and the files
-    (``missing_view='skip'`` drops such images instead, as TransReID does,
-    and logs how many). With ``view_file=None`` no view is read: every
-    ``view_id`` is 0 and ``num_views`` is 1.
+    mmpha reads them from ``data_root`` by default, from ``keypoint_dir``
+    when it is set, or from the files of ``view_file`` (relative paths are
+    relative to ``data_root``). An image is looked up in its split's file
+    first, then in the other one, as TransReID does. An image in neither
+    is an error naming the image and the files (``missing_view='skip'``
+    drops such images instead, as TransReID does, and logs how many).
+
+    Which files are read:
+
+    - ``view_file=dict(train=..., test=...)`` or ``keypoint_dir``: those;
+      the split's own file must exist.
+    - ``view_file='auto'`` (the default): ``data_root/keypoint_train.txt``
+      and ``data_root/keypoint_test.txt`` when either exists; when neither
+      does, no view is read and a warning says so. The dataset config
+      states the files, so that a model with view SIE never trains on
+      missing views.
+    - ``view_file=None``: no view is read.
+
+    Without views every ``view_id`` is 0 and ``num_views`` is 1.
 
     Args:
         data_root (str): The folder holding the image folders (a folder
@@ -114,10 +126,14 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
             folder).
         split (str): ``'train'``, ``'query'`` or ``'gallery'``. Defaults to
             ``'train'``.
-        view_file (Mapping[str, str], optional): The view files,
-            ``dict(train=..., test=...)``, relative to ``data_root``
-            unless absolute; None reads no views. Defaults to
-            ``dict(train='keypoint_train.txt', test='keypoint_test.txt')``.
+        view_file (str | Mapping[str, str], optional): ``'auto'``, the
+            view files ``dict(train=..., test=...)`` (relative to
+            ``data_root`` unless absolute), or None (no views). Defaults to
+            ``'auto'``.
+        keypoint_dir (str, optional): A folder holding
+            ``keypoint_train.txt`` and ``keypoint_test.txt`` (relative to
+            ``data_root`` unless absolute), e.g. TransReID's ``datasets/``
+            folder; only with ``view_file='auto'``. Defaults to None.
         missing_view (str): ``'error'`` or ``'skip'``: what to do with an
             image that no view file lists. Defaults to ``'error'``.
         num_cameras (int, optional): Overrides the 20 cameras. Defaults to
@@ -144,27 +160,36 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
     def __init__(self,
                  data_root: str,
                  split: SplitType = 'train',
-                 view_file: Optional[Mapping[str, str]] = VERI_VIEW_FILES,
+                 view_file: Union[str, Mapping[str, str], None] = 'auto',
+                 keypoint_dir: Optional[str] = None,
                  missing_view: Literal['error', 'skip'] = 'error',
                  num_cameras: Optional[int] = 20,
                  num_views: Optional[int] = VERI_NUM_VIEWS,
                  check_stats: CheckStats = 'warn',
                  **kwargs) -> None:
         self.check_stats = check_stats_mode(check_stats)
-        if view_file is not None and (not isinstance(view_file, Mapping)
-                                      or set(view_file) != {'train', 'test'}
-                                      or not all(
-                                          isinstance(v, str) and v
-                                          for v in view_file.values())):
+        if not (view_file is None or view_file == 'auto' or
+                (isinstance(view_file, Mapping)
+                 and set(view_file) == {'train', 'test'}
+                 and all(isinstance(v, str) and v
+                         for v in view_file.values()))):
             raise ValueError(
-                'view_file must be None or dict(train=PATH, test=PATH) '
-                f'(paths relative to data_root), got {view_file!r}.')
+                'view_file must be "auto", None or dict(train=PATH, '
+                f'test=PATH) (paths relative to data_root), got '
+                f'{view_file!r}.')
+        if keypoint_dir is not None and (view_file != 'auto'
+                                         or not isinstance(keypoint_dir, str)):
+            raise ValueError(
+                'keypoint_dir (a folder path) goes with view_file="auto", '
+                f'got keypoint_dir={keypoint_dir!r}, view_file='
+                f'{view_file!r}.')
         if missing_view not in MISSING_VIEW:
             raise ValueError(f'missing_view must be one of {MISSING_VIEW}, '
                              f'got {missing_view!r}.')
         if isinstance(data_root, str) and data_root:
             data_root = find_archive_root(data_root, 'VeRi', 'image_train')
-        self.view_file = None if view_file is None else dict(view_file)
+        self.view_file = self._resolve_view_file(
+            str(data_root), view_file, keypoint_dir)
         self.missing_view = missing_view
         super().__init__(
             data_root=data_root,
@@ -175,11 +200,34 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
             cam_base=1,
             num_cameras=num_cameras,
             view_base=0,
-            num_views=num_views if view_file is not None else 1,
+            num_views=num_views if self.view_file is not None else 1,
             junk_pids=(-1, ),
             distractor_pids=(),
             pid_range=(0, 776),
             **kwargs)
+
+    @staticmethod
+    def _resolve_view_file(data_root: str, view_file: Union[str, Mapping,
+                                                            None],
+                           keypoint_dir: Optional[str]) -> Optional[dict]:
+        """The view files to read, or None (see the class documentation)."""
+        if view_file is None:
+            return None
+        if view_file != 'auto':
+            return dict(view_file)  # type: ignore[arg-type]
+        files = dict(VERI_VIEW_FILES)
+        if keypoint_dir is not None:
+            return {k: osp.join(keypoint_dir, v) for k, v in files.items()}
+        if any(osp.exists(osp.join(data_root, v)) for v in files.values()):
+            return files
+        print_log(
+            f'VeRi776: no view file ({" or ".join(files.values())}) in '
+            f'{data_root}: every view_id is 0. Set view_file or keypoint_dir '
+            'to read the views (TransReID keeps the files in its datasets/ '
+            'folder), or view_file=None to silence this warning.',
+            logger='current',
+            level=logging.WARNING)
+        return None
 
     def view_files(self) -> List[str]:
         """Return the view files of the split: its own, then the other.

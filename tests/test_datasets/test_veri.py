@@ -7,7 +7,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from reid_fakes import VERI_FILES, VERI_VIEWS, keypoint_line, make_veri
 
-from mmpha.datasets import VeRi776
+from mmpha.datasets import VeRi776, veri
 from mmpha.registry import DATASETS, MODELS
 
 TINY_PIPELINE = [
@@ -54,7 +54,7 @@ def test_archive_parent_and_stray_files(tmp_path):
     assert data.data_root == root and len(data) == 4
 
 
-def test_view_file_location_is_a_config_key(tmp_path):
+def test_view_file_location_is_a_config_key(tmp_path, monkeypatch):
     root = make_veri(str(tmp_path / 'VeRi'), views=False)
     other = tmp_path / 'TransReID' / 'datasets'
     other.mkdir(parents=True)
@@ -75,8 +75,30 @@ def test_view_file_location_is_a_config_key(tmp_path):
     plain = VeRi776(root, split='gallery', view_file=None)
     assert {plain.get_data_info(i)['view_id'] for i in range(4)} == {0}
     assert plain.metainfo['num_views'] == 1
-    with pytest.raises(ValueError, match=r'view_file must be None or'):
+    # TransReID's placement: a folder with both files.
+    data = VeRi776(root, split='query', keypoint_dir=str(other))
+    assert [data.get_data_info(i)['view_id'] for i in range(len(data))
+            ] == [7 - VERI_VIEWS[n] for n in VERI_FILES['image_query']]
+    assert data.metainfo['num_views'] == 8
+    # 'auto' (the default) without files in data_root: no views, a warning.
+    logs = []
+    monkeypatch.setattr(veri, 'print_log',
+                        lambda msg, **kwargs: logs.append(msg))
+    auto = VeRi776(root, split='gallery')
+    assert {auto.get_data_info(i)['view_id'] for i in range(4)} == {0}
+    assert auto.metainfo['num_views'] == 1
+    assert any('no view file' in m and 'keypoint_dir' in m for m in logs)
+    # An explicit file that does not exist is an error.
+    with pytest.raises(FileNotFoundError, match=r'keypoint_test\.txt'):
+        VeRi776(
+            root,
+            split='gallery',
+            view_file=dict(
+                train='keypoint_train.txt', test='keypoint_test.txt'))
+    with pytest.raises(ValueError, match=r'view_file must be "auto", None'):
         VeRi776(root, view_file='keypoint_train.txt')
+    with pytest.raises(ValueError, match=r'keypoint_dir .* goes with'):
+        VeRi776(root, view_file=None, keypoint_dir=str(other))
 
 
 def test_missing_view_names_the_image_and_the_files(tmp_path):
@@ -214,7 +236,6 @@ def test_views_reach_the_backbone_sie(tmp_path, camera_num, view_num):
 
 
 def test_duplicate_view_lines_keep_the_last(tmp_path, monkeypatch):
-    from mmpha.datasets import veri
     root = make_veri(str(tmp_path / 'VeRi'))
     with open(osp.join(root, 'keypoint_train.txt'), 'a') as f:
         f.write(keypoint_line('', '0001_c019_00016500_1.jpg', 6) + '\n')
