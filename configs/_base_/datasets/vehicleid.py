@@ -8,9 +8,12 @@
 _base_ = './veri776.py'
 
 dataset = dict(type='VehicleID', data_root='data/VehicleID_V1.0')
+
 train_dataloader = dict(
     dataset=dict(
-        _delete_=True, **dataset, split='train',
+        _delete_=True,
+        **dataset,
+        split='train',
         pipeline=_base_.train_pipeline))
 
 val_dataloader = dict(
