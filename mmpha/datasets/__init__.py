@@ -7,12 +7,16 @@ from .custom import ReIDFolderDataset, ReIDListDataset
 from .dukemtmc import DukeMTMC
 from .market1501 import Market1501
 from .msmt17 import MSMT17
+from .occluded_duke import OccludedDuke
 from .samplers import *  # noqa: F401,F403
 from .synthreid import SynthReID
 from .transforms import *  # noqa: F401,F403
+from .vehicleid import VehicleID
+from .veri import VeRi776
 from .worker_init import reid_worker_init_fn
 
 __all__ = [
     'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'Market1501', 'MSMT17',
-    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'reid_worker_init_fn'
+    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'reid_worker_init_fn',
+    'OccludedDuke', 'VeRi776', 'VehicleID'
 ]

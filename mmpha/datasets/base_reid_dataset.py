@@ -252,6 +252,8 @@ class BaseReIDDataset(BaseDataset):
 
     #: A one-line description of the folder layout, quoted in errors.
     LAYOUT: str = ''
+    #: The splits a dataset class reads (VehicleID: ``train`` and ``test``).
+    ALLOWED_SPLITS: Tuple[str, ...] = SPLITS
 
     def __init__(self,
                  data_root: str,
@@ -269,7 +271,9 @@ class BaseReIDDataset(BaseDataset):
                  num_cameras: Optional[int] = None,
                  view_base: int = 0,
                  num_views: Optional[int] = None) -> None:
-        check_split(split)
+        if split not in self.ALLOWED_SPLITS:
+            raise ValueError(f'split must be one of {self.ALLOWED_SPLITS}, '
+                             f'got {split!r}.')
         if not isinstance(data_root, (str, os.PathLike)) or not str(data_root):
             raise TypeError('data_root must be a non-empty path, got '
                             f'{data_root!r}.')

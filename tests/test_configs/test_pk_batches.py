@@ -23,8 +23,8 @@ TRAIN_CONFIGS = sorted(
     osp.relpath(path, REPO_ROOT) for path in glob.glob(
         osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)
     if 'train_dataloader' in Config.fromfile(path))
-# 40 identities x 6 images: enough for P x world = 16 x 2.
-LABELS = np.repeat(np.arange(40), 6)
+# 130 identities x 6 images: enough for P x world = 64 x 2 (VehicleID).
+LABELS = np.repeat(np.arange(130), 6)
 
 
 class _Labels:

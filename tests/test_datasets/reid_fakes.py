@@ -90,3 +90,104 @@ def make_msmt17(root: str, version: str = 'v1') -> str:
             write_image(osp.join(root, img_dir, line.split()[0]))
     os.makedirs(osp.join(root, test_dir), exist_ok=True)
     return root
+
+
+# Occluded-Duke (the DukeMTMC-reID naming): a junk box, a Thumbs.db and a
+# stray text file, as found in copies of the archive.
+OCC_DUKE_FILES: Dict[str, List[str]] = dict(
+    bounding_box_train=[
+        '0001_c2_f0046182.jpg', '0001_c8_f0100000.jpg', '0005_c1_f0000001.jpg'
+    ],
+    query=['0003_c4_f0010000.jpg', '0004_c1_f0010001.jpg'],
+    bounding_box_test=[
+        '0003_c5_f0020000.jpg', '0004_c3_f0020001.jpg', '7140_c7_f0030000.jpg',
+        '-1_c2_f0030001.jpg'
+    ])
+
+# VeRi-776: vehicle_cCCC_frame_box; cameras up to c020.
+VERI_FILES: Dict[str, List[str]] = dict(
+    image_train=[
+        '0001_c001_00016450_0.jpg', '0001_c019_00016500_1.jpg',
+        '0004_c020_00020000_0.jpg', '0776_c007_00030000_0.jpg'
+    ],
+    image_query=['0002_c002_00030600_0.jpg', '0005_c003_00041000_0.jpg'],
+    image_test=[
+        '0002_c002_00030600_0.jpg', '0002_c012_00030700_0.jpg',
+        '0005_c013_00041100_1.jpg', '0006_c004_00050000_0.jpg'
+    ])
+#: View (0..7) of every fake VeRi image, by base name.
+VERI_VIEWS: Dict[str, int] = {
+    '0001_c001_00016450_0.jpg': 0,
+    '0001_c019_00016500_1.jpg': 3,
+    '0004_c020_00020000_0.jpg': 7,
+    '0776_c007_00030000_0.jpg': 5,
+    '0002_c002_00030600_0.jpg': 1,
+    '0005_c003_00041000_0.jpg': 6,
+    '0002_c012_00030700_0.jpg': 2,
+    '0005_c013_00041100_1.jpg': 4,
+    '0006_c004_00050000_0.jpg': 0,
+}
+
+
+def keypoint_line(prefix: str, name: str, view: int) -> str:
+    """A line of the VeRi keypoint files: image, 20 (x, y) points, view."""
+    coords = ' '.join(str(10 * i % 97 - 1) for i in range(40))
+    return f'{prefix}{name} {coords} {view}'
+
+
+def make_veri(root: str, views: bool = True) -> str:
+    """Write a VeRi-776 tree; ``views`` adds the two keypoint files.
+
+    Like the published files, the lines name the images with a folder
+    prefix (``VeRi/image_train/...``), keypoint_test.txt lists the query
+    and the gallery images, and the keypoint coordinates include -1
+    (invisible points).
+    """
+    make_folder_layout(root, VERI_FILES, height=16, width=16)
+    with open(osp.join(root, 'name_train.txt'), 'w') as f:
+        f.write('\n'.join(VERI_FILES['image_train']) + '\n')
+    if views:
+        for split, folders in (('train', ['image_train']),
+                               ('test', ['image_query', 'image_test'])):
+            lines = [
+                keypoint_line(f'VeRi/{folder}/', n, VERI_VIEWS[n])
+                for folder in folders for n in VERI_FILES[folder]
+            ]
+            with open(osp.join(root, f'keypoint_{split}.txt'), 'w') as f:
+                f.write('\n'.join(lines) + '\n')
+    return root
+
+
+# VehicleID lists: "name vehicle_id", names without the .jpg extension.
+VEHICLEID_LISTS: Dict[str, List[str]] = dict(
+    train_list=[
+        '0000001 1', '0000002 1', '0000010 17', '0000011 17', '0000012 4'
+    ],
+    test_list_800=[
+        '0000100 30', '0000101 30', '0000102 30', '0000200 31', '0000201 31',
+        '0000300 5'
+    ],
+    test_list_1600=['0000100 30', '0000200 31', '0000201 31'],
+    test_list_2400=['0000100 30', '0000101 30'])
+
+
+def make_vehicleid(root: str, crlf: bool = False) -> str:
+    """Write a VehicleID_V1.0 tree with the VEHICLEID_LISTS.
+
+    Args:
+        root (str): The ``VehicleID_V1.0`` folder.
+        crlf (bool): Write Windows line ends. Defaults to False.
+    """
+    os.makedirs(osp.join(root, 'train_test_split'), exist_ok=True)
+    os.makedirs(osp.join(root, 'attribute'), exist_ok=True)
+    end = '\r\n' if crlf else '\n'
+    names = set()
+    for name, lines in VEHICLEID_LISTS.items():
+        with open(
+                osp.join(root, 'train_test_split', f'{name}.txt'), 'w',
+                newline='') as f:
+            f.write(end.join(lines) + end)
+        names.update(line.split()[0] for line in lines)
+    for i, name in enumerate(sorted(names)):
+        write_image(osp.join(root, 'image', f'{name}.jpg'), value=i)
+    return root

@@ -10,8 +10,9 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.runner import Runner
-from reid_fakes import (CUHK03_FILES, DUKE_FILES, MARKET_FILES,
-                        make_folder_layout, make_msmt17)
+from reid_fakes import (CUHK03_FILES, DUKE_FILES, MARKET_FILES, OCC_DUKE_FILES,
+                        make_folder_layout, make_msmt17, make_vehicleid,
+                        make_veri)
 
 from mmpha.registry import DATASETS, MODELS
 
@@ -24,11 +25,13 @@ EXPECTED = {
     'cuhk03_labeled': (256, 128),
     'cuhk03_detected': (256, 128),
     'dukemtmc': (256, 128),
+    'occluded_duke': (256, 128),
+    'veri776': (256, 256),
     'synthreid': (128, 64),
     'synthreid_scratch': (128, 64),
 }
 # Pipelines of the bases that define them (the others inherit them).
-PIPELINE_BASES = ('market1501', 'synthreid', 'synthreid_scratch')
+PIPELINE_BASES = ('market1501', 'synthreid', 'synthreid_scratch', 'veri776')
 TINY_SYNTH = dict(
     num_ids=12,
     num_train_ids=8,
@@ -46,7 +49,7 @@ def test_every_dataset_has_a_config():
         osp.splitext(osp.basename(p))[0]
         for p in glob.glob(osp.join(CONFIG_DIR, '*.py'))
     }
-    assert set(EXPECTED) <= names
+    assert set(EXPECTED) | {'vehicleid'} <= names
 
 
 def _fake_root(name: str, tmp_path) -> str:
@@ -55,6 +58,10 @@ def _fake_root(name: str, tmp_path) -> str:
         return make_folder_layout(root, MARKET_FILES, height=40, width=20)
     if name == 'dukemtmc':
         return make_folder_layout(root, DUKE_FILES, height=40, width=20)
+    if name == 'occluded_duke':
+        return make_folder_layout(root, OCC_DUKE_FILES, height=40, width=20)
+    if name == 'veri776':
+        return make_veri(root)
     if name.startswith('cuhk03'):
         for subset in ('labeled', 'detected'):
             make_folder_layout(osp.join(root, subset), CUHK03_FILES)
@@ -191,3 +198,34 @@ def test_train_pipeline_pads_crops_and_erases(tmp_path):
     erased = sum(bool(((o != 0) & (o != 100)).any()) for o in outputs)
     assert padded > 45  # only an offset of exactly 10 in both axes has none
     assert 15 < erased < 45  # erase_prob 0.5
+
+
+def test_vehicleid_config_trains_and_tests_on_the_pool(tmp_path):
+    """VehicleID: the 256x256 pipelines, a test pool and its own metric."""
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'vehicleid.py'))
+    root = make_vehicleid(str(tmp_path / 'VehicleID_V1.0'))
+    base = Config.fromfile(osp.join(CONFIG_DIR, 'veri776.py'))
+    assert cfg.train_pipeline == base.train_pipeline
+    assert cfg.train_dataloader.dataset == dict(
+        type='VehicleID',
+        data_root='data/VehicleID_V1.0',
+        split='train',
+        pipeline=cfg.train_pipeline)
+    assert cfg.val_dataloader.dataset == dict(
+        type='VehicleID',
+        data_root='data/VehicleID_V1.0',
+        split='test',
+        test_size=800,
+        pipeline=cfg.test_pipeline)
+    assert cfg.test_dataloader == cfg.val_dataloader
+    assert cfg.val_evaluator == dict(
+        type='VehicleIDMetric', trials=10, seed=0, ranks=(1, 5))
+    assert cfg.test_evaluator == cfg.val_evaluator
+    train_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    test_cfg = copy.deepcopy(cfg.test_dataloader.dataset)
+    _set_root(train_cfg, root)
+    _set_root(test_cfg, root)
+    assert DATASETS.build(train_cfg)[0]['inputs'].shape == (3, 256, 256)
+    test = DATASETS.build(test_cfg)
+    assert test[0]['data_samples'].is_query is False
+    assert len(test) == 6

@@ -6,9 +6,11 @@ from .fast_ranking import RankAccumulator, rank_summary
 from .ranking import (check_rank_inputs, evaluate, evaluate_rank,
                       iter_distances, reference_rank)
 from .rerank import check_rerank_args, iter_re_ranking, re_ranking
+from .vehicleid_protocol import evaluate_vehicleid, vehicleid_split
 
 __all__ = [
     'DistMetric', 'pairwise_distance', 'RankAccumulator', 'rank_summary',
     'check_rank_inputs', 'evaluate', 'evaluate_rank', 'iter_distances',
-    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking'
+    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking',
+    'evaluate_vehicleid', 'vehicleid_split'
 ]
