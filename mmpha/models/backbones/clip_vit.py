@@ -41,10 +41,11 @@ class CLIPViT(TransReIDViT):
     - LayerNorm eps 1e-5;
     - ``proj`` ``(C, D)``, CLIP's ``visual.proj``, used as ``x @ proj``.
       With ``reid_feature='after_proj'`` :meth:`forward_last` projects every
-      token, so the global feature (and JPM's) is CLIP's image embedding of
-      width D and :attr:`out_channels` is D; with ``'before_proj'`` (CLIP-ReID's
-      768-d feature for ViT-B/16) the feature is ``ln_post`` of the class
-      token and :meth:`clip_embedding` gives the projected one.
+      token, so the global feature is CLIP's image embedding of width D and
+      :attr:`out_channels` is D (JPM refuses this mode); with
+      ``'before_proj'`` (CLIP-ReID's 768-d feature for ViT-B/16) the
+      feature is ``ln_post`` of the class token and :meth:`clip_embedding`
+      gives the projected one.
 
     Load OpenAI-layout weights with
     ``init_cfg=dict(type='Pretrained', checkpoint=..., layout='clip')``
