@@ -1,5 +1,5 @@
-# TransReID* on Market-1501 at 384x128 (the TransReID paper's second input size):
-# ViT-B/16 stride 12 from ImageNet weights, a 31x10 patch grid (the ImageNet
+# TransReID* on Market-1501 at 384x128 (the TransReID paper's second input
+# size): ViT-B/16 stride 12 from ImageNet weights, a 31x10 patch grid (the
 # 14x14 position embedding is resized to it when the weights load), batch
 # 64 = 16 ids x 4 images, 120 epochs, JPM, SIE camera on. Train with --amp on
 # a GPU.
