@@ -5,8 +5,7 @@ import copy
 import os.path as osp
 
 import torch
-from _tiny_reid import tiny_config  # noqa: F401
-from _tiny_reid import TRANSREID_CFG, run_tool, tiny_data_root
+from _tiny_reid import TRANSREID_CFG, run_tool, tiny_config
 from _toy_runner import toy_runner
 from mmengine.config import Config
 from mmengine.hooks import EMAHook, Hook

@@ -4,8 +4,9 @@
 # position and SIE embeddings) lr * rate ** (L + 1), the final norm, necks
 # and heads the full lr; the bias lr x2 custom key still applies on top.
 # Any other schedule takes the same switch from the command line:
-#   --cfg-options optim_wrapper.constructor=ReIDLayerDecayOptimWrapperConstructor \
-#       optim_wrapper.paramwise_cfg.layer_decay_rate=0.65
+#   --cfg-options \
+#     optim_wrapper.constructor=ReIDLayerDecayOptimWrapperConstructor \
+#     optim_wrapper.paramwise_cfg.layer_decay_rate=0.65
 _base_ = './sgd_cosine_120e_warmup20.py'
 
 optim_wrapper = dict(
