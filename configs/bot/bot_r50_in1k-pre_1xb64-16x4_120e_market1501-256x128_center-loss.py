@@ -6,5 +6,5 @@ _base_ = './bot_r50_in1k-pre_1xb64-16x4_120e_market1501-256x128.py'
 
 model = dict(
     head=dict(
-        loss_center=dict(
-            type='CenterLoss', loss_weight=0.0005, center_lr=0.5)))
+        loss_center=dict(type='CenterLoss', loss_weight=0.0005,
+                         center_lr=0.5)))

@@ -485,7 +485,8 @@ class TransReIDViT(VisionTransformer):
             state_dict, report = release_backbone_state_dict(
                 loaded, dst_grid=self.grid, mode=self.interpolate_mode)
             print_log(report.summary(), logger='current')
-        elif not prefix and (options or is_pretrained_layout(loaded)):
+        elif not prefix and (options.get('layout', 'auto') != 'auto'
+                             or is_pretrained_layout(loaded)):
             state_dict, report = convert_pretrained_checkpoint(
                 loaded,
                 self.state_dict(),

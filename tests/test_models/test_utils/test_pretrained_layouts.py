@@ -241,3 +241,16 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="type='CLIPViT'"):
         convert_pretrained_checkpoint({'visual.conv1.weight': torch.zeros(1)},
                                       own, grid)
+
+
+def test_auto_layout_keeps_mmpha_checkpoints_on_their_loader(tmp_path):
+    # An mmpha backbone state dict is not a timm-style file: with
+    # layout='auto' it still loads through the mmpretrain-key loader.
+    src = tiny()
+    path = osp.join(tmp_path, 'mmpha_backbone.pth')
+    torch.save({'state_dict': src.state_dict()}, path)
+    dst = tiny(
+        init_cfg=dict(type='Pretrained', checkpoint=path, layout='auto'))
+    dst.init_weights()
+    for key, value in src.state_dict().items():
+        torch.testing.assert_close(dst.state_dict()[key], value)
