@@ -21,8 +21,10 @@ A backbone meets the contract in one of two ways:
    ``(B, C, H, W)`` or a tuple of them (mmpretrain's ``ResNet``): the last
    map is ``feature_map`` and its global average ``global_feat``.
 
-Its feature width C is ``embed_dims`` (ViTs), else ``feat_dim`` (mmpretrain
-ResNets), see :func:`backbone_channels`; ``camera_num`` / ``view_num``
+Its feature width C is ``out_channels`` when the backbone states one (a ViT
+whose global feature is projected, :class:`~mmpha.models.CLIPViT`), else
+``embed_dims`` (ViTs), else ``feat_dim`` (mmpretrain ResNets), see
+:func:`backbone_channels`; ``camera_num`` / ``view_num``
 (default 0) say whether it needs camera / view ids.
 """
 from typing import NamedTuple, Optional
@@ -52,12 +54,13 @@ def backbone_channels(backbone: nn.Module) -> int:
         backbone (nn.Module): The backbone.
 
     Returns:
-        int: ``embed_dims`` when the backbone has it, else ``feat_dim``.
+        int: ``out_channels`` when the backbone has it, else
+        ``embed_dims``, else ``feat_dim``.
 
     Raises:
         ValueError: If it has neither.
     """
-    for name in ('embed_dims', 'feat_dim'):
+    for name in ('out_channels', 'embed_dims', 'feat_dim'):
         value = getattr(backbone, name, None)
         if isinstance(value, int) and not isinstance(value, bool):
             return value

@@ -16,6 +16,9 @@ from mmpha.registry import MODELS
 from mmpha.utils import check_positive_int
 from ..utils.checks import check_non_negative_int
 from ..utils.patch_grid import patch_grid_size
+from ..utils.pretrained_layouts import (PRETRAINED_OPTIONS, PretrainedReport,
+                                        convert_pretrained_checkpoint,
+                                        is_pretrained_layout)
 from ..utils.release_converters import (is_release_checkpoint,
                                         release_backbone_state_dict)
 from ..utils.weight_converters import (convert_vit_checkpoint,
@@ -26,11 +29,14 @@ from .contract import BackboneFeatures
 IntPair = Union[int, Tuple[int, int]]
 IdsType = Optional[Union[torch.Tensor, Sequence[int]]]
 
-LoadResult = namedtuple('LoadResult',
-                        ['missing_keys', 'unexpected_keys', 'skipped_keys'])
+LoadResult = namedtuple(
+    'LoadResult',
+    ['missing_keys', 'unexpected_keys', 'skipped_keys', 'report'],
+    defaults=(None, ))
 LoadResult.__doc__ = (
     'What :meth:`TransReIDViT.load_pretrained` loaded: lists '
-    'of missing, unexpected and skipped (wrong shape) keys.')
+    'of missing, unexpected and skipped (wrong shape) keys, and the '
+    'PretrainedReport of a timm / DINO / MAE / CLIP file (else None).')
 
 
 @MODELS.register_module()
@@ -405,7 +411,12 @@ class TransReIDViT(VisionTransformer):
             trunc_normal_(self.sie_embed, std=0.02)
         if pretrained is not None:
             self.load_pretrained(
-                pretrained['checkpoint'], prefix=pretrained.get('prefix'))
+                pretrained['checkpoint'],
+                prefix=pretrained.get('prefix'),
+                **{
+                    k: pretrained[k]
+                    for k in PRETRAINED_OPTIONS if k in pretrained
+                })
 
     def _prepare_pos_embed(self, state_dict: dict, prefix: str, *args,
                            **kwargs) -> None:
@@ -429,7 +440,8 @@ class TransReIDViT(VisionTransformer):
 
     def load_pretrained(self,
                         checkpoint: str,
-                        prefix: Optional[str] = None) -> LoadResult:
+                        prefix: Optional[str] = None,
+                        **options) -> LoadResult:
         """Load ViT weights from a file of any supported format.
 
         timm / JAX / DeiT keys are renamed, classifier heads and a
@@ -448,6 +460,11 @@ class TransReIDViT(VisionTransformer):
             prefix (str, optional): Only load the keys under this prefix,
                 e.g. ``'backbone.'`` for a whole mmpha checkpoint; not
                 allowed for a released checkpoint. Defaults to None.
+            **options: ``layout``, ``dino_branch``, ``mae_fc_norm``,
+                ``src_grid`` of timm-style / DINO / MAE / CLIP files
+                (LUPerson, TransReID-SSL, ...), read by
+                :func:`~mmpha.models.utils.convert_pretrained_checkpoint`,
+                which reports where every tensor went.
 
         Returns:
             LoadResult: ``missing_keys``, ``unexpected_keys`` and
@@ -456,9 +473,20 @@ class TransReIDViT(VisionTransformer):
         print_log(
             f'Loading backbone weights from {checkpoint}', logger='current')
         loaded = load_weights_file(checkpoint)
+        report = None
         if is_release_checkpoint(loaded) and not prefix:
             state_dict, report = release_backbone_state_dict(
                 loaded, dst_grid=self.grid, mode=self.interpolate_mode)
+            print_log(report.summary(), logger='current')
+        elif not prefix and (options.get('layout', 'auto') != 'auto'
+                             or is_pretrained_layout(loaded)):
+            state_dict, report = convert_pretrained_checkpoint(
+                loaded,
+                self.state_dict(),
+                self.grid,
+                num_extra_tokens=self.num_extra_tokens,
+                mode=self.interpolate_mode,
+                **options)
             print_log(report.summary(), logger='current')
         else:
             state_dict = convert_vit_checkpoint(loaded, prefix=prefix)
@@ -492,4 +520,6 @@ class TransReIDViT(VisionTransformer):
                 f'{skipped}',
                 logger='current',
                 level=logging.WARNING)
-        return LoadResult(list(missing), list(unexpected), skipped)
+        return LoadResult(
+            list(missing), list(unexpected), skipped,
+            report if isinstance(report, PretrainedReport) else None)

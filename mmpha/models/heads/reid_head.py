@@ -118,6 +118,11 @@ class ReIDHead(BaseModule):
         loss_triplet (dict, optional): Metric loss on the features before
             BN; None disables it. Defaults to
             ``dict(type='TripletLoss', margin=None, loss_weight=1.0)``.
+        loss_center (dict, optional): An extra metric loss on the global
+            feature before BN, e.g. ``dict(type='CenterLoss',
+            loss_weight=0.0005)`` (BoT's center loss); ``num_classes`` and
+            ``feat_dim`` are filled from the head. Its term is
+            ``loss_center``. Defaults to None.
         cls_type (str): ``'linear'`` or a margin classifier (``'cosface'``,
             ``'arcface'``, ``'circle'``). Defaults to ``'linear'``.
         cls_scale (float): Logit scale of a margin classifier.
@@ -138,6 +143,7 @@ class ReIDHead(BaseModule):
                      type='CrossEntropyLoss', loss_weight=1.0),
                  loss_triplet: Optional[dict] = dict(
                      type='TripletLoss', margin=None, loss_weight=1.0),
+                 loss_center: Optional[dict] = None,
                  cls_type: ClsType = 'linear',
                  cls_scale: float = 30.0,
                  cls_margin: float = 0.35,
@@ -191,6 +197,12 @@ class ReIDHead(BaseModule):
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_triplet = (
             MODELS.build(loss_triplet) if loss_triplet is not None else None)
+        self.loss_center = None
+        if loss_center is not None:
+            loss_center = dict(loss_center)
+            loss_center.setdefault('num_classes', num_classes)
+            loss_center.setdefault('feat_dim', in_channels)
+            self.loss_center = MODELS.build(loss_center)
         self.bnnecks = nn.ModuleDict(
             {name: build_bnneck(in_channels)
              for name in names})
@@ -372,8 +384,9 @@ class ReIDHead(BaseModule):
                 ``gt_label``.
 
         Returns:
-            dict[str, torch.Tensor]: ``loss_cls``, ``loss_triplet`` (when
-            configured) and ``accuracy`` (top-1 % of the global classifier).
+            dict[str, torch.Tensor]: ``loss_cls``, ``loss_triplet`` and
+            ``loss_center`` (when configured) and ``accuracy`` (top-1 % of
+            the global classifier).
         """
         labels = self.labels_of(data_samples, feats[0].device)
         _, cls_scores = self(feats, labels)
@@ -384,6 +397,8 @@ class ReIDHead(BaseModule):
         losses = dict(loss_cls=self.combine([term[0] for term in terms]))
         if self.loss_triplet is not None:
             losses['loss_triplet'] = self.combine([term[1] for term in terms])
+        if self.loss_center is not None:
+            losses['loss_center'] = self.loss_center(feats[0], labels)
         losses['accuracy'] = top1_accuracy(cls_scores[0], labels)
         return losses
 

@@ -118,7 +118,19 @@ class JPM(BaseModule):
         Args:
             backbone (nn.Module): A token backbone with ``blocks`` and
                 ``ln1``.
+
+        Raises:
+            ValueError: If the backbone projects its global feature to
+                another width (``out_channels``, CLIPViT after proj): the
+                JPM features would not match it.
         """
+        out_channels = getattr(backbone, 'out_channels', None)
+        if out_channels not in (None, getattr(backbone, 'embed_dims', None)):
+            raise ValueError(
+                f'JPM needs the global feature at the token width '
+                f'{backbone.embed_dims}, but the backbone projects it to '
+                f'{out_channels}: set reid_feature=\'before_proj\' or '
+                'remove jpm')
         block, norm = self._templates(backbone)
         self.block = copy.deepcopy(block)
         self.norm = copy.deepcopy(norm)

@@ -1,5 +1,8 @@
 from .patch_grid import patch_grid_size, to_int_pair
 from .patch_selection import gather_tokens, patch_scores, select_hf_patches
+from .pretrained_layouts import (PRETRAINED_LAYOUTS, PretrainedReport,
+                                 convert_pretrained_checkpoint,
+                                 detect_pretrained_layout, infer_pos_grid)
 from .release_converters import (ConversionReport, ReleaseCheckpointError,
                                  convert_release_state_dict, infer_src_grid,
                                  is_release_checkpoint,
@@ -21,5 +24,7 @@ __all__ = [
     'timm_to_mmpretrain_vit', 'synthesise_ll', 'detect_release_layout',
     'timm_block_key', 'ConversionReport', 'ReleaseCheckpointError',
     'convert_release_state_dict', 'infer_src_grid', 'is_release_checkpoint',
-    'release_backbone_state_dict'
+    'release_backbone_state_dict', 'PRETRAINED_LAYOUTS', 'PretrainedReport',
+    'convert_pretrained_checkpoint', 'detect_pretrained_layout',
+    'infer_pos_grid'
 ]

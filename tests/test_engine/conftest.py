@@ -1,0 +1,2 @@
+"""Fixtures of the engine tests."""
+from _tiny_reid import tiny_data_root  # noqa: F401
