@@ -1,6 +1,5 @@
 """The TransReID ViT backbone (He et al., "TransReID: Transformer-based
 Object Re-Identification", ICCV 2021, Sec. 3.1-3.2)."""
-import logging
 from collections import namedtuple
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -22,7 +21,7 @@ from ..utils.pretrained_layouts import (PRETRAINED_OPTIONS, PretrainedReport,
 from ..utils.release_converters import (is_release_checkpoint,
                                         release_backbone_state_dict)
 from ..utils.weight_converters import (convert_vit_checkpoint,
-                                       load_weights_file,
+                                       load_matching_shapes, load_weights_file,
                                        resize_pos_embed_to_grid)
 from .contract import BackboneFeatures
 
@@ -490,36 +489,11 @@ class TransReIDViT(VisionTransformer):
             print_log(report.summary(), logger='current')
         else:
             state_dict = convert_vit_checkpoint(loaded, prefix=prefix)
-        own = self.state_dict()
         if 'pos_embed' in state_dict:
             # Resized here rather than by the hook so that the shape check
-            # below sees the final shape.
+            # of load_matching_shapes sees the final shape.
             self._prepare_pos_embed(state_dict, '')
-        skipped = []
-        for key in list(state_dict):
-            if key in own and state_dict[key].shape != own[key].shape:
-                skipped.append(f'{key}: checkpoint '
-                               f'{tuple(state_dict[key].shape)} vs model '
-                               f'{tuple(own[key].shape)}')
-                state_dict.pop(key)
-        missing, unexpected = self.load_state_dict(state_dict, strict=False)
-        if missing:
-            print_log(
-                f'Keys not in the checkpoint, kept at their initial value: '
-                f'{missing}',
-                logger='current')
-        if unexpected:
-            print_log(
-                f'Keys of the checkpoint unknown to the model, ignored: '
-                f'{unexpected}',
-                logger='current',
-                level=logging.WARNING)
-        if skipped:
-            print_log(
-                f'Checkpoint tensors of the wrong shape, not loaded: '
-                f'{skipped}',
-                logger='current',
-                level=logging.WARNING)
+        missing, unexpected, skipped = load_matching_shapes(self, state_dict)
         return LoadResult(
             list(missing), list(unexpected), skipped,
             report if isinstance(report, PretrainedReport) else None)

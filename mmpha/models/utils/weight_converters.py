@@ -15,15 +15,17 @@ everything else with ``torch.load(weights_only=True)`` (through
 :func:`mmpha.utils.checkpoint.load_local_checkpoint`), so a weight file can
 never run code.
 """
+import logging
 import math
 import os.path as osp
 import re
-from typing import Dict, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 from mmpretrain.models.utils import resize_pos_embed
+from torch import nn
 
 from mmpha.utils.checkpoint import load_local_checkpoint
 
@@ -353,3 +355,49 @@ def resize_pos_embed_to_grid(pos_embed: torch.Tensor,
         dst_grid,
         mode=mode,
         num_extra_tokens=num_extra_tokens)
+
+
+def load_matching_shapes(module: nn.Module, state_dict: StateDict
+                         ) -> Tuple[List[str], List[str], List[str]]:
+    """Load the tensors whose shape matches the module's; log the rest.
+
+    Tensors of a shape other than the module's are left out (not an error:
+    a classifier for another number of ids, a grid that could not be
+    resized); keys missing from ``state_dict`` keep their initial value.
+
+    Args:
+        module (nn.Module): The model part to load into.
+        state_dict (dict[str, Tensor]): Keys in ``module``'s naming;
+            mismatched tensors are removed from it.
+
+    Returns:
+        tuple[list[str], list[str], list[str]]: Missing keys, unexpected
+        keys, and the skipped ones as ``'key: checkpoint (..) vs model
+        (..)'`` lines.
+    """
+    own = module.state_dict()
+    skipped = []
+    for key in list(state_dict):
+        if key in own and state_dict[key].shape != own[key].shape:
+            skipped.append(f'{key}: checkpoint '
+                           f'{tuple(state_dict[key].shape)} vs model '
+                           f'{tuple(own[key].shape)}')
+            state_dict.pop(key)
+    missing, unexpected = module.load_state_dict(state_dict, strict=False)
+    if missing:
+        print_log(
+            'Keys not in the checkpoint, kept at their initial value: '
+            f'{missing}',
+            logger='current')
+    if unexpected:
+        print_log(
+            'Keys of the checkpoint unknown to the model, ignored: '
+            f'{unexpected}',
+            logger='current',
+            level=logging.WARNING)
+    if skipped:
+        print_log(
+            f'Checkpoint tensors of the wrong shape, not loaded: {skipped}',
+            logger='current',
+            level=logging.WARNING)
+    return list(missing), list(unexpected), skipped
