@@ -1,5 +1,8 @@
 """High-level APIs: model initialisation, feature extraction, search,
 analysis, benchmarks and deployment."""
+from .attention import (attention_maps, attention_rollout, attention_rows,
+                        collect_attentions, default_methods, grad_cam,
+                        normalize_maps, tokens_to_pixels)
 from .benchmark import (DEFAULT_STAGES, StageProfiler, TrainStepBenchmark,
                         benchmark_inference, benchmark_metric,
                         benchmark_train_pair, benchmark_train_step,
@@ -31,5 +34,7 @@ __all__ = [
     'benchmark_train_pair', 'benchmark_train_step', 'build_benchmark_model',
     'current_rss_mib', 'input_size_of', 'make_reid_batch', 'model_config',
     'peak_rss_mib', 'stage_breakdown', 'strip_pretrained', 'benchmark_metric',
-    'make_rank_data'
+    'make_rank_data', 'attention_maps', 'attention_rows', 'attention_rollout',
+    'collect_attentions', 'default_methods', 'grad_cam', 'normalize_maps',
+    'tokens_to_pixels'
 ]
