@@ -12,11 +12,12 @@ from .benchmark import (DEFAULT_STAGES, StageProfiler, TrainStepBenchmark,
 from .complexity import get_complexity, human_size, inference_parameters
 from .deployment import InferenceWrapper, OnnxCheck, export_onnx, verify_onnx
 from .frequency_analysis import (build_frequency_neck, build_query_dataset,
+                                 compare_frequency_similarity,
                                  dataset_hf_lf_similarity, default_labels,
                                  evenly_spaced, frequency_panel,
                                  frequency_similarity_curves, group_means,
                                  hf_lf_similarity, layer_tokens,
-                                 write_curves_csv)
+                                 write_curves_csv, write_curves_long_csv)
 from .inference import (build_test_pipeline, extract_features, init_model,
                         iter_batches, pairwise_distance, search)
 from .ranking import RankedLists, load_dump, rank_dump
@@ -36,5 +37,5 @@ __all__ = [
     'peak_rss_mib', 'stage_breakdown', 'strip_pretrained', 'benchmark_metric',
     'make_rank_data', 'attention_maps', 'attention_rows', 'attention_rollout',
     'collect_attentions', 'default_methods', 'grad_cam', 'normalize_maps',
-    'tokens_to_pixels'
+    'tokens_to_pixels', 'compare_frequency_similarity', 'write_curves_long_csv'
 ]
