@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .inference import ImageList, iter_batches
+
 AttentionMethod = Literal['rollout', 'cls', 'gradcam']
 GradCamTarget = Literal['feature_norm', 'id_logit']
 #: The methods of a transformer backbone and of a CNN backbone.
@@ -395,7 +397,7 @@ def attention_maps(model: nn.Module,
 
 
 def attention_rows(model: nn.Module,
-                   images,
+                   images: ImageList,
                    methods: Optional[Sequence[AttentionMethod]] = None,
                    batch_size: int = 8,
                    alpha: float = 0.5,
@@ -425,7 +427,6 @@ def attention_rows(model: nn.Module,
         its ``(M, H, W)`` maps of the ``M`` images.
     """
     from mmpha.visualization import attention_views, tensor_to_bgr
-    from .inference import iter_batches
     methods = tuple(methods) if methods else default_methods(model)
     rows, found = [], {m: [] for m in methods}
     for data in iter_batches(model, images, batch_size):
