@@ -5,7 +5,7 @@ Symbols: ``M = Q + G`` images (query first), ``D`` feature width.
 import copy
 import csv
 import os.path as osp
-from typing import Dict, List, Literal, Optional, Tuple
+from typing import Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -162,8 +162,11 @@ def embed_2d(feats: torch.Tensor,
     return pca_2d(data), method
 
 
-def embedding_table(dump: dict,
-                    max_ids: Optional[int] = None) -> Dict[str, object]:
+def embedding_table(
+    dump: dict,
+    max_ids: Optional[int] = None,
+    exclude_ids: Sequence[int] = ()
+) -> Dict[str, object]:
     """Query and gallery of a feature dump as one table.
 
     Args:
@@ -171,6 +174,10 @@ def embedding_table(dump: dict,
             :func:`~mmpha.apis.load_dump`).
         max_ids (int, optional): Keep the images of the first ``max_ids``
             identities (sorted) only. Defaults to None (all).
+        exclude_ids (Sequence[int]): Identities left out before
+            ``max_ids`` applies, e.g. ``(-1, 0)`` for the junk and
+            distractor images of Market-1501-style galleries. Defaults to
+            ``()``.
 
     Returns:
         dict: ``feats`` ``(M, D)``, ``ids`` / ``cams`` ``(M, )`` int
@@ -186,10 +193,14 @@ def embedding_table(dump: dict,
     splits = (['query'] * len(dump['q_pids']) +
               ['gallery'] * len(dump['g_pids']))
     paths = list(dump['q_img_paths']) + list(dump['g_img_paths'])
-    if max_ids is not None:
-        if max_ids < 1:
-            raise ValueError(f'max_ids must be >= 1, got {max_ids}')
-        kept = set(sorted(set(ids.tolist()))[:max_ids])
+    if max_ids is not None and max_ids < 1:
+        raise ValueError(f'max_ids must be >= 1, got {max_ids}')
+    if max_ids is not None or exclude_ids:
+        kept = sorted(set(ids.tolist()) - {int(i) for i in exclude_ids})
+        kept = set(kept[:max_ids] if max_ids is not None else kept)
+        if not kept:
+            raise ValueError(f'no identity is left after excluding '
+                             f'{list(exclude_ids)}')
         keep = np.array([i in kept for i in ids.tolist()])
         feats = feats[torch.from_numpy(keep)]
         ids, cams = ids[keep], cams[keep]

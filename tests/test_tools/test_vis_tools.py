@@ -185,6 +185,18 @@ def test_vis_embedding_of_a_feature_dump(tmp_path, repo_root, monkeypatch,
     _assert_same_up_to_sign(coords,
                             _reference_pca(feats[keep].astype(np.float32)))
     assert osp.isfile(out / 'embedding.png')
+    out2 = tmp_path / 'emb2'
+    run_tool(repo_root, 'tools/analysis_tools/vis_embedding.py', [
+        '--features', path, '--method', 'pca', '--exclude-ids', 1, 5,
+        '--out-dir', out2
+    ], monkeypatch)
+    assert [int(r['id'])
+            for r in _rows(out2 / 'embedding.csv')] == [3, 2, 2, 3, 2]
+    with pytest.raises(SystemExit):
+        run_tool(repo_root, 'tools/analysis_tools/vis_embedding.py', [
+            '--features', path, '--exclude-ids', 1, 2, 3, 5, '--out-dir', out2
+        ], monkeypatch)
+    assert 'no identity is left' in capsys.readouterr().err
 
     try:
         import sklearn  # noqa: F401

@@ -44,6 +44,13 @@ def parse_args() -> argparse.Namespace:
         type=int,
         help='only the first N identities (sorted), for a readable plot')
     parser.add_argument(
+        '--exclude-ids',
+        nargs='+',
+        type=int,
+        default=[],
+        help='identities left out, e.g. -1 0 for the junk and distractor '
+        'images of a Market-1501-style gallery')
+    parser.add_argument(
         '--no-normalize',
         action='store_true',
         help='do not L2-normalise the features first')
@@ -74,7 +81,7 @@ def main() -> None:
             model = init_model(args.config, args.checkpoint, args.device,
                                args.cfg_options)
             dump = dump_test_features(model, args.batch_size)
-        table = embedding_table(dump, args.max_ids)
+        table = embedding_table(dump, args.max_ids, args.exclude_ids)
         coords, method = embed_2d(table['feats'], args.method,
                                   not args.no_normalize, args.seed,
                                   args.perplexity)

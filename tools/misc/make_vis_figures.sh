@@ -42,7 +42,7 @@ python tools/visualizations/vis_attention.py "$PHA" "$(ckpt pha)" \
 python tools/visualizations/vis_attention.py "$BOT" "$(ckpt bot)" \
   $IMAGES --out "$WORK/attention_bot"
 python tools/analysis_tools/vis_embedding.py "$PHA" "$(ckpt pha)" \
-  --max-ids 12 --out-dir "$WORK/embedding_pha"
+  --exclude-ids -1 0 --max-ids 12 --out-dir "$WORK/embedding_pha"
 python tools/analysis_tools/frequency_similarity.py \
   "$TRANSREID" "$(ckpt transreid)" "$PHA" "$(ckpt pha)" \
   --labels TransReID PHA --num-images 64 --out-dir "$WORK/frequency"
