@@ -238,6 +238,9 @@ def curves_of(
         keys = list(
             dict.fromkeys(k for log in logs.values()
                           for k in log.default_keys()))
+        # The loss terms of every run first, then lr, then the metrics.
+        keys.sort(
+            key=lambda k: 0 if k.startswith('loss') else 1 if k == 'lr' else 2)
     out = {}
     for key in keys:
         out[key] = {

@@ -37,6 +37,9 @@ def plot_training_curves(curves: Curves,
         num_cols,
         figsize=(3.6 * num_cols, 2.8 * num_rows),
         squeeze=False)
+    # One colour a run in every panel, also where some runs lack the key.
+    labels = list(dict.fromkeys(k for runs in curves.values() for k in runs))
+    colours = {label: f'C{i % 10}' for i, label in enumerate(labels)}
     for ax, (key, runs) in zip(axes.flat, curves.items()):
         for label, (xs, ys) in runs.items():
             # A metric logged once per evaluation gets markers.
@@ -45,11 +48,12 @@ def plot_training_curves(curves: Curves,
                 ys,
                 marker='o' if len(xs) < 30 else None,
                 ms=3,
+                color=colours[label],
                 label=label)
         ax.set_title(key)
         ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
-        if len(runs) > 1:
+        if len(labels) > 1:
             ax.legend(fontsize='small')
     for ax in list(axes.flat)[len(curves):]:
         ax.axis('off')

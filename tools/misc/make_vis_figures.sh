@@ -47,8 +47,8 @@ python tools/analysis_tools/frequency_similarity.py \
   "$TRANSREID" "$(ckpt transreid)" "$PHA" "$(ckpt pha)" \
   --labels TransReID PHA --num-images 64 --out-dir "$WORK/frequency"
 python tools/analysis_tools/analyze_logs.py plot_curve \
-  "$(log transreid)" "$(log pha)" --legend TransReID PHA --xaxis epoch \
-  --keys loss loss_cls loss_triplet lr mAP R1 --out "$WORK/curves.png"
+  "$(log transreid)" "$(log pha)" --legend TransReID PHA --xaxis epoch --cols 4 \
+  --out "$WORK/curves.png"
 python tools/analysis_tools/analyze_logs.py cal_train_time \
   "$(log transreid)" "$(log pha)" | tee "$WORK/train_time.txt"
 
