@@ -331,3 +331,26 @@ def test_plot_curve_of_real_and_hand_written_logs(trained_run, tmp_path,
         run_tool(repo_root, 'tools/analysis_tools/analyze_logs.py',
                  ['plot_curve', hand, '--keys', 'mINP', '--out', out],
                  monkeypatch)
+
+
+def test_an_iteration_based_log(tmp_path):
+    from mmpha.apis.log_analysis import load_json_log, train_time_stats
+    path = tmp_path / 'iters.json'
+    lines = [
+        dict(loss=1.0, lr=0.1, time=0.9, iter=10, step=10),
+        dict(loss=0.5, lr=0.1, time=0.3, iter=20, step=20),
+        dict(mAP=7.0, step=20),
+        dict(loss=0.25, lr=0.01, time=0.5, iter=30, step=30),
+    ]
+    path.write_text(''.join(json.dumps(r) + '\n' for r in lines))
+    log = load_json_log(str(path))
+    assert not log.by_epoch
+    xs, ys = log.curve('mAP')
+    assert xs.tolist() == [20.0] and ys.tolist() == [7.0]
+    with pytest.raises(ValueError, match='iteration-based run'):
+        log.curve('loss', 'epoch')
+    # No epochs: one group, its first record left out.
+    stats = train_time_stats(log)
+    assert stats['epochs'] == pytest.approx({0: 0.4})
+    assert stats['avg_iter_time'] == pytest.approx(0.4)
+    assert stats['std_over_epochs'] == 0.0
