@@ -233,20 +233,72 @@ def frequency_similarity_curves(config: Union[str, Config],
     """
     if not checkpoints:
         raise ValueError('checkpoints is empty: give at least one')
+    return compare_frequency_similarity([(config, c) for c in checkpoints],
+                                        labels, num_images, batch_size, device,
+                                        cfg_options, neck_options, progress)
+
+
+def compare_frequency_similarity(runs: Sequence[Tuple[Union[str, Config],
+                                                      Optional[str]]],
+                                 labels: Optional[Sequence[str]] = None,
+                                 num_images: int = 64,
+                                 batch_size: int = 16,
+                                 device: str = 'cpu',
+                                 cfg_options: Optional[dict] = None,
+                                 neck_options: Optional[dict] = None,
+                                 progress: bool = True) -> Dict[str, Tensor]:
+    """Per-layer HF/LF similarity of several (config, checkpoint) models.
+
+    The paper's comparison (Fig. 1, TransReID vs PHA) with each model built
+    from its own config. The query images (with the test pipeline) and the
+    frequency module that forms the HF / LF groups are those of the first
+    run, so every curve is measured on the same images and patch groups;
+    the models must therefore take the same input size and have the same
+    depth.
+
+    Args:
+        runs (Sequence[tuple[str | Config, str | None]]): ``(config,
+            checkpoint)`` pairs; None for a random initialisation.
+        labels (Sequence[str], optional): Curve names, one per run.
+            Defaults to None (the checkpoint file names).
+        num_images (int): Query images used. Defaults to 64.
+        batch_size (int): Images per forward pass. Defaults to 16.
+        device (str): Device. Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Overrides of every config. Defaults to
+            None.
+        neck_options (dict, optional): ``PHANeck`` arguments that replace
+            the defaults (e.g. ``keep_ratio``). Defaults to None.
+        progress (bool): Show progress bars. Defaults to True.
+
+    Returns:
+        dict[str, Tensor]: Label to the ``(L, )`` mean similarity per layer,
+        in run order.
+    """
+    if not runs:
+        raise ValueError('runs is empty: give at least one (config, '
+                         'checkpoint) pair')
+    checkpoints = [checkpoint for _, checkpoint in runs]
     labels = list(labels) if labels is not None else default_labels(
         checkpoints)
-    if len(labels) != len(checkpoints):
-        raise ValueError(f'{len(labels)} labels for {len(checkpoints)} '
+    if len(labels) != len(runs):
+        raise ValueError(f'{len(labels)} labels for {len(runs)} '
                          f'checkpoints: {labels}')
     if len(set(labels)) != len(labels):
         raise ValueError(f'labels must be distinct, got {labels}')
     dataset = neck = None
     curves: Dict[str, Tensor] = {}
-    for label, checkpoint in zip(labels, checkpoints):
+    for label, (config, checkpoint) in zip(labels, runs):
         model = init_model(config, checkpoint, device, cfg_options)
         if dataset is None:
             dataset = build_query_dataset(model.cfg)
             neck = build_frequency_neck(model, **(neck_options or {}))
+        depth = len(model.backbone.blocks)
+        first = next(iter(curves.values()), None)
+        if first is not None and depth != len(first):
+            raise ValueError(
+                f'{label!r} has {depth} transformer layers but '
+                f'{next(iter(curves))!r} has {len(first)}: the curves of '
+                'one plot need models of the same depth')
         sims = dataset_hf_lf_similarity(model, dataset, num_images, batch_size,
                                         neck, progress)
         curves[label] = sims.mean(dim=0)
@@ -299,6 +351,25 @@ def write_curves_csv(curves: Dict[str, Sequence[float]],
         for layer in range(lengths.pop()):
             writer.writerow(
                 [layer + 1, *(f'{col[layer]:.6f}' for col in values)])
+
+
+def write_curves_long_csv(curves: Dict[str, Sequence[float]],
+                          out_file: str) -> None:
+    """Write per-layer values as CSV in long form: ``layer, model, value``.
+
+    Args:
+        curves (dict[str, Sequence[float]]): Label to its per-layer values.
+        out_file (str): Output ``.csv`` path.
+    """
+    if not curves:
+        raise ValueError('curves is empty: nothing to write')
+    mkdir_or_exist(osp.dirname(osp.abspath(out_file)))
+    with open(out_file, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['layer', 'model', 'value'])
+        for label, values in curves.items():
+            for layer, value in enumerate(values, 1):
+                writer.writerow([layer, label, f'{float(value):.6f}'])
 
 
 @torch.no_grad()
