@@ -17,6 +17,8 @@ from .frequency_analysis import (build_frequency_neck, build_query_dataset,
 from .inference import (build_test_pipeline, extract_features, init_model,
                         iter_batches, pairwise_distance, search)
 from .ranking import RankedLists, load_dump, rank_dump
+from .robustness import (corrupt_test_config, evaluate_test_set,
+                         robustness_benchmark)
 
 __all__ = [
     'init_model', 'extract_features', 'iter_batches', 'search',
@@ -31,5 +33,6 @@ __all__ = [
     'benchmark_train_pair', 'benchmark_train_step', 'build_benchmark_model',
     'current_rss_mib', 'input_size_of', 'make_reid_batch', 'model_config',
     'peak_rss_mib', 'stage_breakdown', 'strip_pretrained', 'benchmark_metric',
-    'make_rank_data'
+    'make_rank_data', 'corrupt_test_config', 'evaluate_test_set',
+    'robustness_benchmark'
 ]

@@ -152,9 +152,11 @@ def test_wavelet_removes_exactly_the_high_frequencies(levels):
     # An independent DWT (pytorch_wavelets) of input and output: the
     # detail bands of every level vanish, the low band is unchanged.
     dwt = DWTForward(J=levels, wave='haar', mode='zero').double()
-    to_t = lambda a: torch.from_numpy(
-        np.ascontiguousarray(  # noqa: E731
-            a.transpose(2, 0, 1)))[None]
+
+    def to_t(a):
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0,
+                                                                 1)))[None]
+
     yl_in, _ = dwt(to_t(img))
     yl_out, yh_out = dwt(to_t(out))
     for band in yh_out:
