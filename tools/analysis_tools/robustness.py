@@ -213,9 +213,8 @@ def main() -> List[Dict]:
     png_path = osp.join(args.out, 'robustness.png')
     write_csv(rows, csv_path)
     plot(rows, args.labels, png_path)
-    print(
-        f'\nCorrupted: {"queries and gallery" if args.gallery else "queries"}'
-        '; mAP and Rank-1 in %.')
+    which = 'queries and gallery' if args.gallery else 'queries'
+    print(f'\nCorrupted: {which}; mAP and Rank-1 in %.')
     print(format_table(rows, args.labels))
     print(f'\nWrote {csv_path} and {png_path}')
     return rows
