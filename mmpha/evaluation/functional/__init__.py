@@ -1,14 +1,20 @@
 """The re-ID evaluation protocol as plain functions, usable without an
 Evaluator: distances, the reference and the fast ranking, mAP / CMC /
-mINP, and k-reciprocal re-ranking."""
+mINP, k-reciprocal re-ranking, average query expansion, the verification
+ROC and the per-camera breakdown."""
 from mmpha.utils import DistMetric, pairwise_distance
+from .extra_metrics import PER_CAMERA, CameraBreakdown, evaluate_extras
 from .fast_ranking import RankAccumulator, rank_summary
+from .query_expansion import average_query_expansion
 from .ranking import (check_rank_inputs, evaluate, evaluate_rank,
                       iter_distances, reference_rank)
 from .rerank import check_rerank_args, iter_re_ranking, re_ranking
+from .roc import DEFAULT_FPRS, ROCAccumulator, check_fprs
 
 __all__ = [
     'DistMetric', 'pairwise_distance', 'RankAccumulator', 'rank_summary',
     'check_rank_inputs', 'evaluate', 'evaluate_rank', 'iter_distances',
-    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking'
+    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking',
+    'PER_CAMERA', 'CameraBreakdown', 'evaluate_extras',
+    'average_query_expansion', 'DEFAULT_FPRS', 'ROCAccumulator', 'check_fprs'
 ]
