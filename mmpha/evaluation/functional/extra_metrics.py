@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .fast_ranking import RankAccumulator
-from .ranking import _to_ids, iter_distances
+from .ranking import ArrayLike, _to_ids, iter_distances
 from .roc import ROCAccumulator
 
 PerCamera = Literal['query', 'pair']
@@ -92,10 +92,10 @@ class CameraBreakdown:
 
 def evaluate_extras(query_feats: Tensor,
                     gallery_feats: Tensor,
-                    q_pids,
-                    g_pids,
-                    q_camids,
-                    g_camids,
+                    q_pids: ArrayLike,
+                    g_pids: ArrayLike,
+                    q_camids: ArrayLike,
+                    g_camids: ArrayLike,
                     roc_fprs: Optional[Sequence[float]] = None,
                     per_camera: Optional[PerCamera] = None,
                     dist_metric: str = 'euclidean',
@@ -116,15 +116,25 @@ def evaluate_extras(query_feats: Tensor,
     Args:
         query_feats (Tensor): ``(Q, D)`` query features.
         gallery_feats (Tensor): ``(G, D)`` gallery features.
-        q_pids, g_pids, q_camids, g_camids: Ids and cameras, as for
-            :func:`~mmpha.evaluation.functional.evaluate`.
+        q_pids (numpy.ndarray | Tensor): ``(Q, )`` integer query ids.
+        g_pids (numpy.ndarray | Tensor): ``(G, )`` integer gallery ids.
+        q_camids (numpy.ndarray | Tensor): ``(Q, )`` query cameras.
+        g_camids (numpy.ndarray | Tensor): ``(G, )`` gallery cameras.
         roc_fprs (Sequence[float], optional): FPR targets of the ROC.
             Defaults to None (no ROC).
         per_camera (str, optional): ``'query'`` or ``'pair'``. Defaults to
             None (no breakdown).
-        dist_metric, norm_feat, rerank, k1, k2, lambda_value, chunk_size,
-            max_rank, normalized: As for
-            :func:`~mmpha.evaluation.functional.evaluate`.
+        dist_metric (str): As for
+            :func:`~mmpha.evaluation.functional.evaluate`, like the
+            arguments below. Defaults to ``'euclidean'``.
+        norm_feat (bool): Defaults to True.
+        rerank (bool): Defaults to False.
+        k1 (int): Defaults to 20.
+        k2 (int): Defaults to 6.
+        lambda_value (float): Defaults to 0.3.
+        chunk_size (int): Defaults to 256.
+        max_rank (int): Defaults to 50.
+        normalized (bool): Defaults to False.
 
     Returns:
         dict: ``roc`` (``{fpr: tpr}``, fractions) if ``roc_fprs`` is given,

@@ -82,10 +82,13 @@ class ROCAccumulator:
         pos = torch.searchsorted(ids, q_pids).clamp(max=ids.numel() - 1)
         same = torch.where(ids[pos] == q_pids, counts[pos], 0)
         self.num_negatives = int((g_pids.numel() - same).sum())
-        largest = max(
-            max_false_accepts(f, self.num_negatives) for f in self.fprs)
-        # The (m + 1)-th largest negative is needed for every target.
-        self.keep = min(largest + 1, self.num_negatives)
+        # The (m + 1)-th largest negative is needed for every target with
+        # m < n (a target that accepts every negative has TPR 1).
+        needed = [
+            m + 1 for m in (max_false_accepts(f, self.num_negatives)
+                            for f in self.fprs) if m < self.num_negatives
+        ]
+        self.keep = max(needed, default=0)
         self.top_negatives = g_pids.new_empty(0, dtype=torch.float64)
         self.positives = []
 
@@ -101,7 +104,14 @@ class ROCAccumulator:
         same_id = q_pids[:, None] == self.g_pids[None]
         same_cam = q_camids[:, None] == self.g_camids[None]
         self.positives.append(score[same_id & ~same_cam])
-        merged = torch.cat([self.top_negatives, score[~same_id]])
+        if self.keep == 0:
+            return
+        negatives = score[~same_id]
+        if self.top_negatives.numel() == self.keep:
+            # Only a score above the current k-th largest can enter (an
+            # equal one leaves the kept values as they are).
+            negatives = negatives[negatives > self.top_negatives.min()]
+        merged = torch.cat([self.top_negatives, negatives])
         if merged.numel() > self.keep:
             merged = merged.topk(self.keep, sorted=False).values
         self.top_negatives = merged
