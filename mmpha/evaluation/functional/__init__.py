@@ -3,18 +3,22 @@ Evaluator: distances, the reference and the fast ranking, mAP / CMC /
 mINP, k-reciprocal re-ranking, average query expansion, the verification
 ROC and the per-camera breakdown."""
 from mmpha.utils import DistMetric, pairwise_distance
-from .extra_metrics import PER_CAMERA, CameraBreakdown, evaluate_extras
+from .extra_metrics import (DEFAULT_FPRS, PER_CAMERA, CameraBreakdown,
+                            ROCAccumulator, check_fprs, evaluate_extras)
 from .fast_ranking import RankAccumulator, rank_summary
 from .query_expansion import average_query_expansion
 from .ranking import (check_rank_inputs, evaluate, evaluate_rank,
                       iter_distances, reference_rank)
 from .rerank import check_rerank_args, iter_re_ranking, re_ranking
-from .roc import DEFAULT_FPRS, ROCAccumulator, check_fprs
 
 __all__ = [
     'DistMetric', 'pairwise_distance', 'RankAccumulator', 'rank_summary',
     'check_rank_inputs', 'evaluate', 'evaluate_rank', 'iter_distances',
-    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking',
+    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking'
+]
+
+# The ReIDMetric options of issue #16.
+__all__ += [
     'PER_CAMERA', 'CameraBreakdown', 'evaluate_extras',
     'average_query_expansion', 'DEFAULT_FPRS', 'ROCAccumulator', 'check_fprs'
 ]

@@ -24,10 +24,15 @@ from torch import Tensor
 
 from .fast_ranking import RankAccumulator
 from .ranking import ArrayLike, _to_ids, iter_distances
-from .roc import ROCAccumulator
+from .roc import DEFAULT_FPRS, ROCAccumulator, check_fprs
 
 PerCamera = Literal['query', 'pair']
 PER_CAMERA: Tuple[str, ...] = ('query', 'pair')
+
+__all__ = [
+    'PER_CAMERA', 'CameraBreakdown', 'evaluate_extras', 'DEFAULT_FPRS',
+    'ROCAccumulator', 'check_fprs'
+]
 CameraKey = Union[int, Tuple[int, int]]
 
 
