@@ -25,6 +25,8 @@ from .inference import (build_test_pipeline, extract_features, init_model,
 from .log_analysis import (TrainingLog, curves_of, load_json_log,
                            train_time_stats)
 from .ranking import RankedLists, load_dump, rank_dump
+from .robustness import (corrupt_test_config, evaluate_test_set,
+                         robustness_benchmark)
 
 __all__ = [
     'init_model', 'extract_features', 'iter_batches', 'search',
@@ -44,5 +46,6 @@ __all__ = [
     'tokens_to_pixels', 'compare_frequency_similarity',
     'write_curves_long_csv', 'dump_test_features', 'embed_2d',
     'embedding_table', 'write_embedding_csv', 'TrainingLog', 'curves_of',
-    'load_json_log', 'train_time_stats'
+    'load_json_log', 'train_time_stats', 'corrupt_test_config',
+    'evaluate_test_set', 'robustness_benchmark'
 ]

@@ -1,8 +1,12 @@
 """The re-ID evaluation protocol as plain functions, usable without an
 Evaluator: distances, the reference and the fast ranking, mAP / CMC /
-mINP, and k-reciprocal re-ranking."""
+mINP, k-reciprocal re-ranking, average query expansion, the verification
+ROC and the per-camera breakdown."""
 from mmpha.utils import DistMetric, pairwise_distance
+from .extra_metrics import (DEFAULT_FPRS, PER_CAMERA, CameraBreakdown,
+                            ROCAccumulator, check_fprs, evaluate_extras)
 from .fast_ranking import RankAccumulator, rank_summary
+from .query_expansion import average_query_expansion
 from .ranking import (check_rank_inputs, evaluate, evaluate_rank,
                       iter_distances, reference_rank)
 from .rerank import check_rerank_args, iter_re_ranking, re_ranking
@@ -13,4 +17,10 @@ __all__ = [
     'check_rank_inputs', 'evaluate', 'evaluate_rank', 'iter_distances',
     'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking',
     'evaluate_vehicleid', 'vehicleid_split'
+]
+
+# The ReIDMetric options of issue #16.
+__all__ += [
+    'PER_CAMERA', 'CameraBreakdown', 'evaluate_extras',
+    'average_query_expansion', 'DEFAULT_FPRS', 'ROCAccumulator', 'check_fprs'
 ]

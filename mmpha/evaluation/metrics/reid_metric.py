@@ -21,6 +21,9 @@ from torch import Tensor
 from mmpha.registry import METRICS
 from mmpha.utils import DistMetric, check_dist_metric, check_positive_int
 from ..functional import check_rerank_args, evaluate, evaluate_rank
+from ..functional.extra_metrics import PER_CAMERA, evaluate_extras
+from ..functional.query_expansion import average_query_expansion
+from ..functional.roc import DEFAULT_FPRS, check_fprs
 
 _METRIC_NAMES = ('mAP', 'CMC', 'mINP')
 
@@ -74,6 +77,25 @@ class ReIDMetric(BaseMetric):
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the metric names, e.g. ``'val'``
             gives ``'val/mAP'``. Defaults to None (no prefix).
+        aqe (bool): Average query expansion of query and gallery features
+            before ranking
+            (:func:`~mmpha.evaluation.functional.average_query_expansion`).
+            Defaults to False.
+        aqe_k (int): AQE neighbours, itself included. Defaults to 5
+            (fast-reid's default).
+        aqe_alpha (float): AQE similarity-weight power. Defaults to 3.0
+            (fast-reid's default).
+        roc (bool): Also report ``TPR@FPR={f:.0e}`` (percent) for every
+            ``f`` in ``roc_fprs``, over the query-gallery pairs
+            (:mod:`mmpha.evaluation.functional.roc`). Defaults to False.
+        roc_fprs (Sequence[float]): FPR targets. Defaults to
+            ``(1e-4, 1e-3, 1e-2)``.
+        per_camera (str, optional): ``'query'`` adds ``mAP_cam{c}`` and
+            ``R{k}_cam{c}`` per query camera ``c``; ``'pair'`` adds
+            ``mAP_cam{a}-{b}`` and ``R{k}_cam{a}-{b}`` per query camera
+            ``a`` and gallery camera ``b != a`` (see
+            :mod:`mmpha.evaluation.functional.extra_metrics`). Defaults to
+            None.
 
     Examples:
         In a config (one dataloader over query then gallery):
@@ -109,8 +131,23 @@ class ReIDMetric(BaseMetric):
                  chunk_size: int = 256,
                  max_rank: int = 50,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 aqe: bool = False,
+                 aqe_k: int = 5,
+                 aqe_alpha: float = 3.0,
+                 roc: bool = False,
+                 roc_fprs: Sequence[float] = DEFAULT_FPRS,
+                 per_camera: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.aqe = bool(aqe)
+        self.aqe_k = check_positive_int(aqe_k, 'aqe_k')
+        self.aqe_alpha = float(aqe_alpha)
+        self.roc = bool(roc)
+        self.roc_fprs = check_fprs(roc_fprs)
+        if per_camera is not None and per_camera not in PER_CAMERA:
+            raise ValueError(f'per_camera must be None or one of '
+                             f'{PER_CAMERA}, got {per_camera!r}.')
+        self.per_camera = per_camera
         metrics = (metric, ) if isinstance(metric, str) else tuple(metric)
         if len(metrics) == 0:
             raise ValueError(
@@ -210,6 +247,12 @@ class ReIDMetric(BaseMetric):
         if normalized:
             # In place: no second copy of all the features.
             F.normalize(feats, dim=1, out=feats)
+        if self.aqe:
+            feats = torch.cat(
+                average_query_expansion(feats[:num_query], feats[num_query:],
+                                        self.aqe_k, self.aqe_alpha,
+                                        self.chunk_size))
+            normalized = True
         values = evaluate(
             feats[:num_query],
             feats[num_query:],
@@ -243,6 +286,45 @@ class ReIDMetric(BaseMetric):
         if 'CMC' in self.metrics:
             for k in self.ranks:
                 metrics[f'R{k}'] = float(values['CMC'][k - 1]) * 100
+        if self.roc or self.per_camera:
+            metrics.update(
+                self._extra_metrics(feats, pids, camids, num_query,
+                                    normalized))
+        return metrics
+
+    def _extra_metrics(self, feats: Tensor, pids: Tensor, camids: Tensor,
+                       num_query: int, normalized: bool) -> Dict[str, float]:
+        """The ROC and per-camera values, in percent."""
+        q, g = slice(0, num_query), slice(num_query, None)
+        extras = evaluate_extras(
+            feats[q],
+            feats[g],
+            pids[q],
+            pids[g],
+            camids[q],
+            camids[g],
+            roc_fprs=self.roc_fprs if self.roc else None,
+            per_camera=self.per_camera,
+            dist_metric=self.dist_metric,
+            norm_feat=self.norm_feat,
+            rerank=self.rerank,
+            k1=self.k1,
+            k2=self.k2,
+            lambda_value=self.lambda_value,
+            chunk_size=self.chunk_size,
+            max_rank=self.max_rank,
+            normalized=normalized)
+        metrics: Dict[str, float] = {}
+        for fpr, tpr in extras.get('roc', {}).items():
+            metrics[f'TPR@FPR={fpr:.0e}'] = tpr * 100
+        for key, summary in extras.get('per_camera', {}).items():
+            tag = (f'cam{key[0]}-{key[1]}'
+                   if isinstance(key, tuple) else f'cam{key}')
+            if 'mAP' in self.metrics:
+                metrics[f'mAP_{tag}'] = float(summary['mAP']) * 100
+            if 'CMC' in self.metrics:
+                for k in self.ranks:
+                    metrics[f'R{k}_{tag}'] = float(summary['CMC'][k - 1]) * 100
         return metrics
 
     #: ``ReIDMetric.calculate(distmat, q_pids, g_pids, q_camids, g_camids,
