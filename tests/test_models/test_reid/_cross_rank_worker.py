@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from mmpha.models.utils.cross_rank import gather_batch
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
 
@@ -65,6 +66,11 @@ def run(rank: int, world_size: int, init_file: str, work_dir: str) -> None:
                 results[(name,
                          cross)] = loss_and_grads(ddp, inputs[mine],
                                                   labels[mine])
+        # Ranks with different batch sizes: a clear error on every rank.
+        try:
+            gather_batch(torch.zeros(rank + 1))
+        except ValueError as err:
+            results['uneven'] = str(err)
         torch.save(results, os.path.join(work_dir, f'rank{rank}.pt'))
     finally:
         dist.barrier()

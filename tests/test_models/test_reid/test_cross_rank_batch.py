@@ -13,7 +13,7 @@ import torch
 import torch.multiprocessing as mp
 from _cross_rank_worker import loss_and_grads, run
 
-from mmpha.models.utils.cross_rank import SyncBatchNorm1d
+from mmpha.models.utils.cross_rank import SyncBatchNorm1d, gather_batch
 from mmpha.registry import MODELS
 
 NUM_IDS, K = 8, 4
@@ -134,3 +134,39 @@ def test_one_process_sync_bn_is_batch_norm():
     # Frozen BNNeck bias stays frozen.
     converted = SyncBatchNorm1d.convert(model)
     assert not converted[1].bias.requires_grad
+
+
+@pytest.mark.slow
+def test_uneven_rank_batches_are_refused(two_rank_results):
+    _, ranks = two_rank_results
+    for rank in ranks:
+        assert 'the ranks hold batches of sizes [1, 2]' in rank['uneven']
+
+
+def test_one_process_gather_is_the_identity():
+    feats = torch.randn(4, 3, requires_grad=True)
+    labels = torch.arange(4)
+    out = gather_batch(feats, None, labels)
+    assert out[0] is feats and out[1] is None and out[2] is labels
+    with pytest.raises(ValueError, match=r'dim-0 sizes \[4, 3\]'):
+        gather_batch(feats, labels[:3])
+
+
+def test_switch_sets_the_losses_and_the_bnnecks():
+    cfg = _configs()['pha']
+    on = MODELS.build(dict(cfg, cross_rank_batch=True))
+    off = MODELS.build(dict(cfg, cross_rank_batch=False))
+    for model, flag in ((on, True), (off, False)):
+        losses = [
+            m for m in model.modules() if hasattr(m, 'gather_across_ranks')
+        ]
+        assert len(losses) == 3  # head and HF head triplet, contrastive
+        assert all(m.gather_across_ranks is flag for m in losses)
+        bns = [
+            m for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)
+        ]
+        assert len(bns) == 3 + 2  # global + 2 JPM, 2 HF branches
+        assert all((type(m) is SyncBatchNorm1d) is flag for m in bns)
+        assert all(not m.bias.requires_grad for m in bns)
+    with pytest.raises(TypeError, match='cross_rank_batch must be a bool'):
+        MODELS.build(dict(cfg, cross_rank_batch='yes'))
