@@ -30,7 +30,9 @@ NNODES=$((GPUS / GPUS_PER_NODE))
 # shellcheck disable=SC2016
 NODE_TASK='set -euo pipefail
 export NNODES="$SLURM_NNODES" NODE_RANK="$SLURM_NODEID"
-MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"
+# sed, not head, reads the whole list: under pipefail, head closing the
+# pipe early would fail the task with SIGPIPE on a long node list.
+MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)"
 export MASTER_ADDR
 export PORT="${PORT:-$((29500 + SLURM_JOB_ID % 10000))}"
 exec bash "$@"'
