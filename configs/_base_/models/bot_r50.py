@@ -31,4 +31,8 @@ model = dict(
             mode='original',
             loss_weight=1.0),
         loss_triplet=dict(type='TripletLoss', margin=0.3, loss_weight=1.0)),
-    flip_test=False)
+    flip_test=False,
+    # Under DDP the triplet (and PHA's contrastive) losses mine in the
+    # global batch and the BNNecks use its statistics, so N processes train
+    # what one process with the same global batch trains.
+    cross_rank_batch=True)

@@ -34,4 +34,8 @@ model = dict(
         local_weight=0.5,
         loss_cls=dict(type='CrossEntropyLoss', loss_weight=1.0),
         loss_triplet=dict(type='TripletLoss', margin=None, loss_weight=1.0)),
-    flip_test=False)
+    flip_test=False,
+    # Under DDP the triplet (and PHA's contrastive) losses mine in the
+    # global batch and the BNNecks use its statistics, so N processes train
+    # what one process with the same global batch trains.
+    cross_rank_batch=True)

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from mmpha.registry import MODELS
 from mmpha.utils import pair_masks
+from ..utils.cross_rank import gather_batch
 
 Reduction = Literal['mean', 'sum', 'none']
 REDUCTIONS: Tuple[str, ...] = get_args(Reduction)
@@ -98,12 +99,20 @@ class PatchContrastiveLoss(nn.Module):
         loss_weight (float): Multiplies the loss. Defaults to 1.0.
         reduction (str): ``'mean'``, ``'sum'`` or ``'none'``. Defaults to
             ``'mean'``.
+        gather_across_ranks (bool): Under DDP, contrast against the global
+            batch: the tokens and labels of every rank are gathered
+            (gradients reach this rank's slice, see
+            :mod:`mmpha.models.utils.cross_rank`) and the loss of the
+            gathered batch, the same on every rank, is returned. No effect
+            with one process. :class:`PHA`'s ``cross_rank_batch`` sets it.
+            Defaults to False.
     """
 
     def __init__(self,
                  temperature: float = 1.0,
                  loss_weight: float = 1.0,
-                 reduction: Reduction = 'mean') -> None:
+                 reduction: Reduction = 'mean',
+                 gather_across_ranks: bool = False) -> None:
         super().__init__()
         if not isinstance(temperature, (int, float)) or temperature <= 0:
             raise ValueError(
@@ -117,6 +126,7 @@ class PatchContrastiveLoss(nn.Module):
         self.temperature = float(temperature)
         self.loss_weight = float(loss_weight)
         self.reduction = reduction
+        self.gather_across_ranks = bool(gather_across_ranks)
 
     def forward(self,
                 u: Tensor,
@@ -136,9 +146,12 @@ class PatchContrastiveLoss(nn.Module):
             Tensor: The loss times ``loss_weight``.
         """
         reduction = reduction_override or self.reduction
+        if self.gather_across_ranks:
+            u, v, labels = gather_batch(u, v, labels)
         return self.loss_weight * patch_contrastive_loss(
             u, v, labels, temperature=self.temperature, reduction=reduction)
 
     def extra_repr(self) -> str:
         return (f'temperature={self.temperature}, '
-                f'loss_weight={self.loss_weight}, reduction={self.reduction}')
+                f'loss_weight={self.loss_weight}, reduction={self.reduction}, '
+                f'gather_across_ranks={self.gather_across_ranks}')

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from mmpha.registry import MODELS
 from mmpha.utils import pair_masks, pairwise_distance
+from ..utils.cross_rank import gather_batch
 
 
 def mine_triplets(dist: torch.Tensor,
@@ -153,6 +154,13 @@ class TripletLoss(nn.Module):
             mining otherwise. Defaults to True.
         reduction (str): ``'mean'``, ``'sum'`` or ``'none'``.
             Defaults to ``'mean'``.
+        gather_across_ranks (bool): Under DDP, mine in the global batch:
+            features and labels of every rank are gathered (gradients reach
+            this rank's slice, see :mod:`mmpha.models.utils.cross_rank`)
+            and the loss of the gathered batch, the same on every rank, is
+            returned (``'none'``: one value per sample of the global
+            batch). No effect with one process. :class:`ReIDModel`'s
+            ``cross_rank_batch`` sets it. Defaults to False.
     """
 
     def __init__(self,
@@ -160,7 +168,8 @@ class TripletLoss(nn.Module):
                  loss_weight: float = 1.0,
                  normalize_feature: bool = False,
                  hard_mining: bool = True,
-                 reduction: Literal['mean', 'sum', 'none'] = 'mean') -> None:
+                 reduction: Literal['mean', 'sum', 'none'] = 'mean',
+                 gather_across_ranks: bool = False) -> None:
         super().__init__()
         if margin is not None and (isinstance(margin, bool) or
                                    not isinstance(margin,
@@ -176,6 +185,7 @@ class TripletLoss(nn.Module):
         self.normalize_feature = normalize_feature
         self.hard_mining = hard_mining
         self.reduction = reduction
+        self.gather_across_ranks = bool(gather_across_ranks)
 
     def forward(self, feats: torch.Tensor,
                 labels: torch.Tensor) -> torch.Tensor:
@@ -188,6 +198,8 @@ class TripletLoss(nn.Module):
         Returns:
             torch.Tensor: ``loss_weight`` times :func:`triplet_loss`.
         """
+        if self.gather_across_ranks:
+            feats, labels = gather_batch(feats, labels)
         return self.loss_weight * triplet_loss(
             feats,
             labels,
@@ -200,4 +212,5 @@ class TripletLoss(nn.Module):
         """Options shown by ``print(module)``."""
         return (f'margin={self.margin}, loss_weight={self.loss_weight}, '
                 f'normalize_feature={self.normalize_feature}, '
-                f'hard_mining={self.hard_mining}')
+                f'hard_mining={self.hard_mining}, '
+                f'gather_across_ranks={self.gather_across_ranks}')

@@ -78,6 +78,9 @@ class PHA(ReIDModel):
             Defaults to None.
         train_cfg (dict, optional): Kept for compatibility. Defaults to None.
         flip_test (bool): See :class:`ReIDModel`. Defaults to False.
+        cross_rank_batch (bool): See :class:`ReIDModel`; also covers the HF
+            head's triplet losses and BNNecks and the contrastive loss.
+            Defaults to False.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -94,6 +97,7 @@ class PHA(ReIDModel):
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  train_cfg: Optional[dict] = None,
                  flip_test: bool = False,
+                 cross_rank_batch: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             backbone=backbone,
@@ -102,6 +106,7 @@ class PHA(ReIDModel):
             data_preprocessor=data_preprocessor,
             train_cfg=train_cfg,
             flip_test=flip_test,
+            cross_rank_batch=cross_rank_batch,
             init_cfg=init_cfg)
         for name, value in (('use_hf_x', use_hf_x), ('use_hf_xhf', use_hf_xhf),
                             ('use_contrastive', use_contrastive)):
@@ -152,6 +157,7 @@ class PHA(ReIDModel):
         else:
             self.pha_head = None
         self.loss_pc = MODELS.build(loss_pc) if use_contrastive else None
+        self.apply_cross_rank_batch()
 
     @property
     def needs_x_branch(self) -> bool:

@@ -13,6 +13,7 @@ from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
 from ..backbones.contract import (BackboneFeatures, backbone_channels,
                                   backbone_features)
+from ..utils.cross_rank import SyncBatchNorm1d
 from ..utils.key_mapping import legacy_keys_pre_hook
 from ..utils.release_converters import release_load_pre_hook
 
@@ -89,6 +90,14 @@ class ReIDModel(BaseModel):
             Defaults to None.
         flip_test (bool): At test time, average the features of each image
             and of its horizontal flip. Defaults to False.
+        cross_rank_batch (bool): Under DDP, train on the global batch as
+            one process would: every loss with a ``gather_across_ranks``
+            option (triplet, patch-wise contrastive) mines in the features
+            and labels gathered from all ranks, and every ``BatchNorm1d``
+            (the BNNecks) becomes a :class:`SyncBatchNorm1d`. False leaves
+            each rank on its own slice (and sets those options off). No
+            effect with one process. Defaults to False; the shipped
+            configs set True.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
@@ -104,6 +113,7 @@ class ReIDModel(BaseModel):
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  train_cfg: Optional[dict] = None,
                  flip_test: bool = False,
+                 cross_rank_batch: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict()
@@ -118,6 +128,9 @@ class ReIDModel(BaseModel):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(flip_test, bool):
             raise TypeError(f'flip_test must be a bool, got {flip_test!r}')
+        if not isinstance(cross_rank_batch, bool):
+            raise TypeError('cross_rank_batch must be a bool, got '
+                            f'{cross_rank_batch!r}')
         for name, value in (('head', head), ('jpm', jpm)):
             if value is not None and not isinstance(value, dict):
                 raise TypeError(f'{name} must be a config dict, got '
@@ -146,11 +159,27 @@ class ReIDModel(BaseModel):
                 f'has {num_features} features (1 global + JPM parts)')
         self.train_cfg = train_cfg
         self.flip_test = flip_test
+        self.cross_rank_batch = cross_rank_batch
+        self.apply_cross_rank_batch()
         # Checkpoints of earlier mmpha versions and of the released
         # TransReID / PHA code are mapped onto this model whenever they are
         # loaded (load_from, init_cfg, tools).
         self.register_load_state_dict_pre_hook(legacy_keys_pre_hook)
         self.register_load_state_dict_pre_hook(release_load_pre_hook)
+
+    def apply_cross_rank_batch(self) -> None:
+        """Set every submodule's ``gather_across_ranks`` to
+        :attr:`cross_rank_batch` and, when it is True, convert the
+        ``BatchNorm1d`` layers to :class:`SyncBatchNorm1d`.
+
+        Idempotent; subclasses that build more modules after
+        ``ReIDModel.__init__`` call it again.
+        """
+        for module in self.modules():
+            if hasattr(module, 'gather_across_ranks'):
+                module.gather_across_ranks = self.cross_rank_batch
+        if self.cross_rank_batch:
+            SyncBatchNorm1d.convert(self)
 
     @property
     def feat_dim(self) -> int:
