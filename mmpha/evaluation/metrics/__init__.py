@@ -1,9 +1,10 @@
 from ..functional import iter_re_ranking, re_ranking
 from .dump_results import (DumpReIDResults, append_metrics_to_dump,
                            check_output_file)
+from .multi_test_set_metric import MultiTestSetMetric
 from .reid_metric import ReIDMetric
 
 __all__ = [
     'DumpReIDResults', 'append_metrics_to_dump', 'check_output_file',
-    'ReIDMetric', 're_ranking', 'iter_re_ranking'
+    'ReIDMetric', 're_ranking', 'iter_re_ranking', 'MultiTestSetMetric'
 ]
