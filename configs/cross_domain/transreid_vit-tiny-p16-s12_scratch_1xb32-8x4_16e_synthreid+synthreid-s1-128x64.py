@@ -43,5 +43,4 @@ val_evaluator = dict(_delete_=True, type='MultiTestSetMetric')
 test_evaluator = val_evaluator
 
 default_hooks = dict(
-    checkpoint=dict(
-        interval={{_base_.max_epochs}}, save_best='synthreid/mAP'))
+    checkpoint=dict(interval={{_base_.max_epochs}}, save_best='synthreid/mAP'))

@@ -27,7 +27,8 @@ val_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='ReIDTestSets',
-        test_sets=dict(synthreid={{_base_.dataset}}, synthreid_s1=synthreid_s1),
+        test_sets=dict(
+            synthreid={{_base_.dataset}}, synthreid_s1=synthreid_s1),
         pipeline={{_base_.test_pipeline}}))
 test_dataloader = val_dataloader
 
@@ -36,5 +37,4 @@ test_evaluator = val_evaluator
 
 # One checkpoint at the end, and the best one by the source domain's mAP.
 default_hooks = dict(
-    checkpoint=dict(
-        interval={{_base_.max_epochs}}, save_best='synthreid/mAP'))
+    checkpoint=dict(interval={{_base_.max_epochs}}, save_best='synthreid/mAP'))

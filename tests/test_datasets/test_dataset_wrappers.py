@@ -63,9 +63,9 @@ def test_combined_offsets_identities_and_cameras(roots):
     m_label = {p: i for i, p in enumerate(sorted({p for p, _, _ in market}))}
     s_label = {p: i for i, p in enumerate(sorted({p for p, _, _ in msmt}))}
     # Market's 6 cameras come first, then MSMT17's 15.
-    expected = [(m_label[p], c, n) for p, c, n in market] + [
-        (len(m_label) + s_label[p], 6 + c, n) for p, c, n in msmt
-    ]
+    expected = [(m_label[p], c, n)
+                for p, c, n in market] + [(len(m_label) + s_label[p], 6 + c, n)
+                                          for p, c, n in msmt]
     assert _rows(ds) == expected
     meta = ds.metainfo
     assert meta['num_classes'] == len(m_label) + len(s_label) == 6
@@ -74,8 +74,7 @@ def test_combined_offsets_identities_and_cameras(roots):
     assert [(m['name'], m['label_offset'], m['cam_offset'])
             for m in meta['datasets']] == [('market1501', 0, 0),
                                            ('msmt17', 3, 6)]
-    np.testing.assert_array_equal(ds.get_gt_labels(),
-                                  [r[0] for r in expected])
+    np.testing.assert_array_equal(ds.get_gt_labels(), [r[0] for r in expected])
     assert {ds.get_data_info(i)['dataset']
             for i in range(len(ds))} == {'market1501', 'msmt17'}
     summary = CombinedReIDDataset.summary(meta['datasets'])
@@ -105,11 +104,11 @@ def test_combine_all_follows_the_fast_reid_convention(roots):
     offset = 0
     for cam_offset, (train, test) in ((0, (market_train, market_test)),
                                       (6, (msmt_train, msmt_test))):
-        keys = sorted({('a', p) for p, _, _ in train}) + sorted(
-            {('b', p) for p, _, _ in test})
+        keys = sorted({('a', p)
+                       for p, _, _ in train}) + sorted({('b', p)
+                                                        for p, _, _ in test})
         label = {k: offset + i for i, k in enumerate(keys)}
-        expected += [(label[('a', p)], cam_offset + c, n)
-                     for p, c, n in train]
+        expected += [(label[('a', p)], cam_offset + c, n) for p, c, n in train]
         expected += [(label[('b', p)], cam_offset + c, n) for p, c, n in test]
         offset += len(keys)
     assert sorted(_rows(ds)) == sorted(expected)
@@ -178,19 +177,17 @@ def test_combined_bad_arguments(roots):
 def test_test_sets_tag_every_sample(roots):
     ds = ReIDTestSets(
         test_sets=dict(
-            market1501=_market(roots['market']),
-            msmt17=_msmt(roots['msmt'])))
+            market1501=_market(roots['market']), msmt17=_msmt(roots['msmt'])))
     infos = [ds.get_data_info(i) for i in range(len(ds))]
     market_q = _market_records('query')
-    market_g = [
-        r for r in _market_records('bounding_box_test') if r[0] != -1
-    ]
+    market_g = [r for r in _market_records('bounding_box_test') if r[0] != -1]
     msmt_q = _msmt_records('list_query')
     msmt_g = _msmt_records('list_gallery')
-    expected = ([('market1501', True, *r) for r in market_q] +
-                [('market1501', False, *r) for r in market_g] +
-                [('msmt17', True, *r) for r in msmt_q] +
-                [('msmt17', False, *r) for r in msmt_g])
+    expected = ([('market1501', True, *r)
+                 for r in market_q] + [('market1501', False, *r)
+                                       for r in market_g] +
+                [('msmt17', True, *r) for r in msmt_q] + [('msmt17', False, *r)
+                                                          for r in msmt_g])
     assert [(d['test_set'], d['is_query'], d['gt_label'], d['cam_id'],
              osp.basename(d['img_path'])) for d in infos] == expected
     assert ds.metainfo['test_sets'] == ['market1501', 'msmt17']

@@ -283,7 +283,7 @@ class SafeCheckpointHook(CheckpointHook):
 
         unknown = [k for k in self.key_indicators if k not in metrics]
         if unknown:
-            raise KeyError(
+            raise ValueError(
                 f'save_best names {unknown}, which the evaluation did not '
                 f'return; its metrics are {sorted(metrics)}. With several '
                 'test sets (MultiTestSetMetric) name one with its prefix, '
