@@ -95,6 +95,11 @@ def init_model(config: Union[str, Path, Config],
     init_default_scope(config.get('default_scope', 'mmpha'))
 
     model_cfg = copy.deepcopy(config.model)
+    from mmpha.engine import fill_auto_sizes
+    # num_classes='auto' and the like come from the train set, as in
+    # ReIDRunner; model.cfg gets the numbers.
+    fill_auto_sizes(model_cfg, config.get('train_dataloader'),
+                    (config.model, ))
     if checkpoint is None:
         strip_pretrained(model_cfg)
     # The data preprocessor is a top-level key in the configs; the Runner

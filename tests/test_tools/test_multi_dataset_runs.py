@@ -151,3 +151,18 @@ def test_save_best_without_the_prefix_is_a_clear_error(repo_root, synth_roots,
             r"'synthreid/mAP'.*save_best=\"market1501/mAP\""):
         run_tool(repo_root, 'tools/train.py',
                  [cfg, '--work-dir', str(tmp_path / 'w')], monkeypatch)
+
+
+def test_init_model_reads_the_auto_sizes(repo_root, synth_roots, tmp_path):
+    from mmpha.apis import init_model
+    cfg = _tiny(
+        repo_root,
+        COMBINED_CFG,
+        synth_roots,
+        tmp_path,
+        save_best='synthreid/mAP')
+    model = init_model(cfg)
+    ids = len(SEEDS) * TINY_SPEC['num_train_ids']
+    assert model.head.num_classes == ids
+    assert model.cfg.model.head.num_classes == ids
+    assert model.backbone.camera_num == len(SEEDS) * TINY_SPEC['num_cameras']
