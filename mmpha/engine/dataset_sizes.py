@@ -20,6 +20,7 @@ import copy
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from mmengine.logging import print_log
+from mmengine.registry import DefaultScope
 
 from mmpha.registry import DATASETS
 
@@ -117,13 +118,18 @@ def resolve_auto_sizes(model_cfg: Any, metainfo: Mapping) -> Dict[str, int]:
     return filled
 
 
-def build_train_set(train_dataloader: Optional[Mapping], needed: List[str]):
+def build_train_set(train_dataloader: Optional[Mapping],
+                    needed: List[str],
+                    default_scope: Optional[str] = None):
     """Build the training set whose meta information sizes the model.
 
     Args:
         train_dataloader (Mapping, optional): The ``train_dataloader``
             config (its ``dataset`` a config or a built dataset).
         needed (list[str]): The ``'auto'`` paths, for messages.
+        default_scope (str, optional): The registry scope to build in (the
+            config's ``default_scope``; the runner has not set it yet).
+            None keeps the current one. Defaults to None.
 
     Returns:
         The built dataset (fully initialised).
@@ -143,7 +149,8 @@ def build_train_set(train_dataloader: Optional[Mapping], needed: List[str]):
             'in the model config.')
     if isinstance(dataset, Mapping):
         try:
-            dataset = DATASETS.build(copy.deepcopy(dict(dataset)))
+            with DefaultScope.overwrite_default_scope(default_scope):
+                dataset = DATASETS.build(copy.deepcopy(dict(dataset)))
         except (FileNotFoundError, ValueError) as err:
             raise type(err)(
                 f'{what} = {AUTO!r} is read from the train set, which '
@@ -154,11 +161,11 @@ def build_train_set(train_dataloader: Optional[Mapping], needed: List[str]):
     return dataset
 
 
-def fill_auto_sizes(
-    model_cfg: Any,
-    train_dataloader: Optional[Mapping],
-    other_cfgs: Tuple[Any, ...] = ()
-) -> Tuple[Dict[str, int], Any]:
+def fill_auto_sizes(model_cfg: Any,
+                    train_dataloader: Optional[Mapping],
+                    other_cfgs: Tuple[Any, ...] = (),
+                    default_scope: Optional[str] = None
+                    ) -> Tuple[Dict[str, int], Any]:
     """Fill the ``'auto'`` sizes of a model config from the train set.
 
     Args:
@@ -167,6 +174,8 @@ def fill_auto_sizes(
             config; it is not changed.
         other_cfgs (tuple): More copies of the model config to fill with the
             same values (the runner's ``cfg.model``). Defaults to ``()``.
+        default_scope (str, optional): The registry scope to build the train
+            set in. Defaults to None (the current one).
 
     Returns:
         tuple[dict[str, int], Any]: The filled values by dotted path, and
@@ -176,7 +185,7 @@ def fill_auto_sizes(
     needed = [path for path, _ in find_auto_sizes(model_cfg)]
     if not needed:
         return {}, None
-    dataset = build_train_set(train_dataloader, needed)
+    dataset = build_train_set(train_dataloader, needed, default_scope)
     filled = resolve_auto_sizes(model_cfg, dataset.metainfo)
     for other in other_cfgs:
         if other is not None and other is not model_cfg:

@@ -254,7 +254,8 @@ class ReIDRunner(Runner):
         cfg = arguments.get('cfg')
         other = (cfg.get('model'), ) if isinstance(cfg, (Config, dict)) else ()
         loader = arguments.get('train_dataloader')
-        filled, dataset = fill_auto_sizes(model, loader, other)
+        filled, dataset = fill_auto_sizes(model, loader, other,
+                                          arguments.get('default_scope'))
         if filled and isinstance(loader, dict):
             # A new dict: the config's own loader entry keeps the config.
             arguments['train_dataloader'] = dict(loader, dataset=dataset)

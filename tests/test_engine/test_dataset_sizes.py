@@ -85,3 +85,21 @@ def test_fill_needs_a_loadable_train_set(tmp_path):
         fill_auto_sizes(
             copy.deepcopy(model),
             dict(dataset=dict(type='Market1501', data_root=missing)))
+
+
+def test_fill_builds_in_the_config_scope(tmp_path):
+    """The runner fills the sizes before it sets the default scope, so the
+    train set (and its pipeline) is built in the config's scope."""
+    from mmengine.registry import DefaultScope
+    root = make_folder_layout(str(tmp_path / 'market'), MARKET_FILES)
+    loader = dict(
+        dataset=dict(
+            type='CombinedReIDDataset',
+            datasets=[dict(type='Market1501', data_root=root)],
+            pipeline=[dict(type='LoadReIDImage')]))
+    with DefaultScope.overwrite_default_scope('mmengine'):
+        filled, _ = fill_auto_sizes(
+            dict(head=dict(num_classes='auto')), loader, default_scope='mmpha')
+        assert filled == {'model.head.num_classes': 3}
+        with pytest.raises(KeyError, match='not in the mmengine::'):
+            fill_auto_sizes(dict(head=dict(num_classes='auto')), loader)

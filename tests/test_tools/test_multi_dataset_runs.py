@@ -95,8 +95,16 @@ def _train_and_test(repo_root, rel, roots, tmp_path, monkeypatch, save_best):
         pytest.approx(max(scores))
 
     test_work = str(tmp_path / 'test')
-    run_tool(repo_root, 'tools/test.py', [cfg, best, '--work-dir', test_work],
-             monkeypatch)
+    out = str(tmp_path / 'feats.pth')
+    run_tool(repo_root, 'tools/test.py',
+             [cfg, best, '--work-dir', test_work, '--out', out], monkeypatch)
+    dump = torch.load(out, weights_only=True)
+    # The dump says which test set each query and gallery row belongs to.
+    per_set = TINY_SPEC['num_ids'] - TINY_SPEC['num_train_ids']
+    assert dump['q_test_sets'] == ['synthreid'] * (
+        per_set * TINY_SPEC['cams_per_id']) + ['synthreid_s1'] * (
+            per_set * TINY_SPEC['cams_per_id'])
+    assert len(dump['g_test_sets']) == dump['gallery_feats'].shape[0]
     (log, ) = glob.glob(osp.join(test_work, '*', '*.log'))
     with open(log) as f:
         text = f.read()
