@@ -101,6 +101,9 @@ def build_split(cfg: dict, split: str, where: str) -> BaseDataset:
                         f'data_root=...)), got {cfg!r}.')
     cfg = dict(copy.deepcopy(dict(cfg)), split=split, pipeline=[])
     cfg.pop('lazy_init', None)
+    # Only read once, here: serialising it (and mmengine's gc.collect() that
+    # comes with it) would be wasted.
+    cfg.setdefault('serialize_data', False)
     dataset = DATASETS.build(cfg)
     if not getattr(dataset, '_fully_initialized', True):
         dataset.full_init()

@@ -1,6 +1,7 @@
 """CombinedReIDDataset and ReIDTestSets on fake Market-1501 / MSMT17 trees."""
 import os.path as osp
 import re
+from functools import partial
 
 import numpy as np
 import pytest
@@ -18,6 +19,12 @@ def roots(tmp_path_factory):
     return dict(
         market=make_folder_layout(str(base / 'market'), MARKET_FILES),
         msmt=make_msmt17(str(base / 'msmt')))
+
+
+# Serialising a data list calls gc.collect(), slow in a process holding
+# torch; only the first test keeps the default.
+_combined = partial(CombinedReIDDataset, serialize_data=False)
+_sets = partial(ReIDTestSets, serialize_data=False)
 
 
 def _market(root):
@@ -87,6 +94,7 @@ def test_combine_all_follows_the_fast_reid_convention(roots):
     ds = DATASETS.build(
         dict(
             type='CombinedReIDDataset',
+            serialize_data=False,
             datasets=[_market(roots['market']),
                       _msmt(roots['msmt'])],
             combine_all=True))
@@ -120,7 +128,7 @@ def test_combine_all_follows_the_fast_reid_convention(roots):
 
 
 def test_combine_all_per_dataset(roots):
-    ds = CombinedReIDDataset(
+    ds = _combined(
         datasets=[_market(roots['market']),
                   _msmt(roots['msmt'])],
         combine_all=[True, False])
@@ -130,9 +138,7 @@ def test_combine_all_per_dataset(roots):
 
 
 def test_pk_batch_sampler_draws_p_ids_of_k_images(roots):
-    ds = CombinedReIDDataset(
-        datasets=[_market(roots['market']),
-                  _msmt(roots['msmt'])])
+    ds = _combined(datasets=[_market(roots['market']), _msmt(roots['msmt'])])
     batches = list(
         PKBatchSampler(
             DefaultSampler(ds, shuffle=True, seed=3),
@@ -147,7 +153,7 @@ def test_pk_batch_sampler_draws_p_ids_of_k_images(roots):
 
 
 def test_repeated_types_get_numbered_names(roots):
-    ds = CombinedReIDDataset(
+    ds = _combined(
         datasets=[_market(roots['market']),
                   _market(roots['market'])])
     assert ds.names == ['market1501', 'market1501_2']
@@ -158,24 +164,24 @@ def test_repeated_types_get_numbered_names(roots):
 
 def test_combined_bad_arguments(roots):
     with pytest.raises(TypeError, match='non-empty list of dataset configs'):
-        CombinedReIDDataset(datasets=[])
+        _combined(datasets=[])
     with pytest.raises(TypeError, match=r'datasets\[0\] must be a dataset'):
-        CombinedReIDDataset(datasets=[dict(data_root='x')])
+        _combined(datasets=[dict(data_root='x')])
     with pytest.raises(TypeError, match='one bool per dataset'):
-        CombinedReIDDataset(
+        _combined(
             datasets=[_market(roots['market'])], combine_all=[True, False])
     with pytest.raises(ValueError, match=r"\['a'\] repeat"):
-        CombinedReIDDataset(
+        _combined(
             datasets=[_market(roots['market']),
                       _msmt(roots['msmt'])],
             names=['a', 'a'])
     missing = osp.join(roots['market'], 'nowhere')
     with pytest.raises(FileNotFoundError, match=re.escape(missing)):
-        CombinedReIDDataset(datasets=[_market(missing)])
+        _combined(datasets=[_market(missing)])
 
 
 def test_test_sets_tag_every_sample(roots):
-    ds = ReIDTestSets(
+    ds = _sets(
         test_sets=dict(
             market1501=_market(roots['market']), msmt17=_msmt(roots['msmt'])))
     infos = [ds.get_data_info(i) for i in range(len(ds))]
@@ -201,26 +207,26 @@ def test_test_sets_tag_every_sample(roots):
 def test_test_sets_camera_offsets(roots):
     sets = dict(
         market1501=_market(roots['market']), msmt17=_msmt(roots['msmt']))
-    plain = ReIDTestSets(test_sets=sets)
+    plain = _sets(test_sets=sets)
     for offsets, shift in (('cumulative', dict(market1501=0, msmt17=6)),
                            (dict(msmt17=40), dict(market1501=0, msmt17=40))):
-        ds = ReIDTestSets(test_sets=sets, cam_offsets=offsets)
+        ds = _sets(test_sets=sets, cam_offsets=offsets)
         for i in range(len(ds)):
             info, ref = ds.get_data_info(i), plain.get_data_info(i)
             assert info['cam_id'] == ref['cam_id'] + shift[info['test_set']]
     with pytest.raises(ValueError, match=r"unknown names \['duke'\]"):
-        ReIDTestSets(test_sets=sets, cam_offsets=dict(duke=1))
+        _sets(test_sets=sets, cam_offsets=dict(duke=1))
     with pytest.raises(ValueError, match='cam_offsets must be None'):
-        ReIDTestSets(test_sets=sets, cam_offsets='sum')
+        _sets(test_sets=sets, cam_offsets='sum')
 
 
 def test_test_sets_explicit_pairs_and_bad_input(roots):
     market = _market(roots['market'])
-    ds = ReIDTestSets(test_sets=dict(m=dict(query=market, gallery=market)))
+    ds = _sets(test_sets=dict(m=dict(query=market, gallery=market)))
     assert ds.metainfo['test_set_sizes']['m']['num_query'] == 2
     with pytest.raises(ValueError, match='without "/"'):
-        ReIDTestSets(test_sets={'a/b': market})
+        _sets(test_sets={'a/b': market})
     with pytest.raises(ValueError, match=r"got the keys \['query'\]"):
-        ReIDTestSets(test_sets=dict(m=dict(query=market)))
+        _sets(test_sets=dict(m=dict(query=market)))
     with pytest.raises(TypeError, match='non-empty dict'):
-        ReIDTestSets(test_sets=[market])
+        _sets(test_sets=[market])
