@@ -177,6 +177,9 @@ class ReIDRunner(Runner):
       :class:`~mmpha.utils.state_dict_load.CheckpointMismatchError` with the
       counts and the first keys. ``strict_load=False`` skips them with a
       warning; a checkpoint of which no key matches is refused always.
+    - ``num_classes='auto'``, ``camera_num='auto'`` and ``view_num='auto'``
+      in the model config are filled from the train set before the model is
+      built (see :mod:`mmpha.engine.dataset_sizes`).
     - ``param_scheduler`` entries with ``end=None`` end with the training
       (see :func:`~mmpha.utils.config_check.resolve_scheduler_ends`), and a
       non-positive ``train_cfg.max_epochs`` / ``max_iters`` is refused.
