@@ -27,6 +27,8 @@ train_dataloader = dict(
         _delete_=True,
         type='CombinedReIDDataset',
         datasets=[synthreid, synthreid_s1],
+        # The names of the test sets below, for the log.
+        names=['synthreid', 'synthreid_s1'],
         pipeline={{_base_.train_pipeline}}))
 
 # Same datasets, same order: each test set keeps its training camera offset.
