@@ -86,6 +86,7 @@ def init_model(config: Union[str, Path, Config],
     if 'model' not in config:
         raise KeyError(f'the config {config.filename!r} has no "model" key')
 
+    from mmpha.engine import fill_auto_sizes
     from mmpha.registry import MODELS
     from mmpha.utils import register_all_modules, register_checkpoint_loader
     register_all_modules(init_default_scope=False)
@@ -95,6 +96,10 @@ def init_model(config: Union[str, Path, Config],
     init_default_scope(config.get('default_scope', 'mmpha'))
 
     model_cfg = copy.deepcopy(config.model)
+    # num_classes='auto' and the like come from the train set, as in
+    # ReIDRunner; model.cfg gets the numbers.
+    fill_auto_sizes(model_cfg, config.get('train_dataloader'),
+                    (config.model, ))
     if checkpoint is None:
         strip_pretrained(model_cfg)
     # The data preprocessor is a top-level key in the configs; the Runner

@@ -23,6 +23,7 @@ from mmpha.utils.checkpoint import (check_checkpoint, check_config_checkpoints,
 from mmpha.utils.checkpoint_files import read_last_checkpoint
 from mmpha.utils.config_check import check_train_length, resolve_scheduler_ends
 from mmpha.utils.state_dict_load import load_state_dict_checked, state_dict_of
+from .dataset_sizes import fill_auto_sizes
 
 #: Config keys whose difference from the checkpoint's config means the
 #: resumed run cannot continue the interrupted one exactly. Dotted paths;
@@ -176,6 +177,9 @@ class ReIDRunner(Runner):
       :class:`~mmpha.utils.state_dict_load.CheckpointMismatchError` with the
       counts and the first keys. ``strict_load=False`` skips them with a
       warning; a checkpoint of which no key matches is refused always.
+    - ``num_classes='auto'``, ``camera_num='auto'`` and ``view_num='auto'``
+      in the model config are filled from the train set before the model is
+      built (see :mod:`mmpha.engine.dataset_sizes`).
     - ``param_scheduler`` entries with ``end=None`` end with the training
       (see :func:`~mmpha.utils.config_check.resolve_scheduler_ends`), and a
       non-positive ``train_cfg.max_epochs`` / ``max_iters`` is refused.
@@ -218,6 +222,7 @@ class ReIDRunner(Runner):
                 resolve_scheduler_ends(cfg['param_scheduler'],
                                        cfg.get('train_cfg', train_cfg))
         self._check_checkpoints_first(arguments, resume_or_scratch)
+        self._fill_auto_sizes(arguments)
         super().__init__(*bound.args[1:], **bound.kwargs)
 
         def option(value: Optional[bool], key: str, default: bool) -> bool:
@@ -233,6 +238,30 @@ class ReIDRunner(Runner):
         self._strict_load = option(strict_load, 'strict_load', True)
         self._resuming = False
         self._resume_differences: List[str] = []
+
+    @staticmethod
+    def _fill_auto_sizes(arguments: Dict[str, Any]) -> None:
+        """Fill ``num_classes='auto'`` and the like from the train set.
+
+        See :mod:`mmpha.engine.dataset_sizes`. The numbers go into the model
+        config and the runner's ``cfg`` (so the dumped config and the
+        checkpoints hold them); the built train set replaces the loader's
+        dataset config so the data is read once.
+
+        Args:
+            arguments (dict): The bound arguments of ``Runner.__init__``.
+        """
+        model = arguments.get('model')
+        if not isinstance(model, dict):
+            return
+        cfg = arguments.get('cfg')
+        other = (cfg.get('model'), ) if isinstance(cfg, (Config, dict)) else ()
+        loader = arguments.get('train_dataloader')
+        filled, dataset = fill_auto_sizes(model, loader, other,
+                                          arguments.get('default_scope'))
+        if filled and isinstance(loader, dict):
+            # A new dict: the config's own loader entry keeps the config.
+            arguments['train_dataloader'] = dict(loader, dataset=dataset)
 
     @staticmethod
     def _check_checkpoints_first(arguments: Dict[str, Any],

@@ -13,6 +13,7 @@ import pytest
 import torch
 from mmengine.config import Config, ConfigDict
 
+from mmpha.engine import resolve_auto_sizes
 from mmpha.registry import MODELS
 from mmpha.structures import ReIDDataSample
 
@@ -24,6 +25,8 @@ TINY_ARCH = dict(
     embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 TINY_SIZE = (64, 32)
 P, K = 3, 2
+#: Stand-ins for the sizes that a config reads from its train set ('auto').
+AUTO_META = dict(num_classes=7, num_cameras=5, num_views=1)
 
 
 def _replace_width(node, old: int, new: int) -> None:
@@ -95,6 +98,7 @@ def test_configs_are_found():
 @pytest.mark.parametrize('path', _model_configs())
 def test_config_builds_and_runs_one_loss_step(path):
     cfg = Config.fromfile(osp.join(REPO_ROOT, path))
+    resolve_auto_sizes(cfg.model, AUTO_META)
     model_cfg = shrink(cfg.model)
     if cfg.get('data_preprocessor') is not None:
         # As Runner does: the top-level preprocessor fills the model's.

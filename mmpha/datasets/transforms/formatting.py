@@ -29,11 +29,13 @@ class PackReIDInputs(BaseTransform):
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo of the data
             sample when present. Defaults to
-            ``('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'flip')``.
+            ``('sample_idx', 'img_path', 'ori_shape', 'img_shape', 'flip',
+            'test_set')`` (``test_set``: the name that
+            :class:`~mmpha.datasets.ReIDTestSets` gives each sample).
     """
 
     DEFAULT_META_KEYS = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
-                         'flip')
+                         'flip', 'test_set')
 
     def __init__(self, meta_keys: Sequence[str] = DEFAULT_META_KEYS) -> None:
         if isinstance(meta_keys,

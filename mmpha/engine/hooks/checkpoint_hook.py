@@ -281,6 +281,13 @@ class SafeCheckpointHook(CheckpointHook):
         if 'auto' in self.key_indicators:
             self._init_rule(self.rules, [list(metrics.keys())[0]])
 
+        unknown = [k for k in self.key_indicators if k not in metrics]
+        if unknown:
+            raise ValueError(
+                f'save_best names {unknown}, which the evaluation did not '
+                f'return; its metrics are {sorted(metrics)}. With several '
+                'test sets (MultiTestSetMetric) name one with its prefix, '
+                'e.g. save_best="market1501/mAP".')
         updated = False
         single = len(self.key_indicators) == 1
         for key, rule in zip(self.key_indicators, self.rules):

@@ -75,7 +75,9 @@ class DumpReIDResults(BaseMetric):
     strings and numbers, so ``torch.load(path, weights_only=True)`` reads it.
     Its keys: ``query_feats`` ``(Q, D)``, ``gallery_feats`` ``(G, D)``,
     ``q_pids``/``g_pids`` and ``q_camids``/``g_camids`` (LongTensors),
-    ``q_img_paths``/``g_img_paths`` (lists of str); ``tools/test.py`` adds
+    ``q_img_paths``/``g_img_paths`` (lists of str), and with several test
+    sets (:class:`~mmpha.datasets.ReIDTestSets`) ``q_test_sets`` /
+    ``g_test_sets``, the test set of each row; ``tools/test.py`` adds
     ``metrics`` (dict) after the evaluation. Both writes are atomic (a
     temporary file in the same directory, ``fsync``, rename): the file is
     absent or complete, never half-written. The path is checked writable
@@ -109,7 +111,8 @@ class DumpReIDResults(BaseMetric):
                     pid=_as_int(sample['gt_label']),
                     camid=_as_int(sample['cam_id']),
                     is_query=bool(sample['is_query']),
-                    img_path=sample.get('img_path', '')))
+                    img_path=sample.get('img_path', ''),
+                    test_set=sample.get('test_set', '')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Write the file (rank 0) and return no metric."""
@@ -124,6 +127,8 @@ class DumpReIDResults(BaseMetric):
             out[f'{prefix}_camids'] = torch.tensor([r['camid'] for r in part],
                                                    dtype=torch.long)
             out[f'{prefix}_img_paths'] = [r['img_path'] for r in part]
+            if any(r['test_set'] for r in results):
+                out[f'{prefix}_test_sets'] = [r['test_set'] for r in part]
         atomic_torch_save(out, self.out_file_path)
         print_log(f'Features dumped to {self.out_file_path}', 'current')
         return {}
