@@ -551,5 +551,10 @@ def test_shipped_synthreid_configs_ask_for_generation(repo_root):
         datasets = []
         for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             datasets += _datasets_of_type(cfg[key].to_dict(), 'SynthReID')
-        assert len(datasets) == 5, rel  # train, query, gallery, query, gallery
+        if rel.startswith('configs/cross_domain/'):
+            # Several train members and several query / gallery pairs.
+            assert len(datasets) >= 5, rel
+        else:
+            # train, query, gallery (val), query, gallery (test)
+            assert len(datasets) == 5, rel
         assert all(d.get('auto_generate') is True for d in datasets), rel
