@@ -3,6 +3,8 @@ Evaluator: distances, the reference and the fast ranking, mAP / CMC /
 mINP, and k-reciprocal re-ranking."""
 from mmpha.utils import DistMetric, pairwise_distance
 from .fast_ranking import RankAccumulator, rank_summary
+from .large_scale import (FeatureDistances, MatrixDistances, chunked_rank,
+                          chunked_topk, evaluate_chunked)
 from .ranking import (check_rank_inputs, evaluate, evaluate_rank,
                       iter_distances, reference_rank)
 from .rerank import check_rerank_args, iter_re_ranking, re_ranking
@@ -10,5 +12,7 @@ from .rerank import check_rerank_args, iter_re_ranking, re_ranking
 __all__ = [
     'DistMetric', 'pairwise_distance', 'RankAccumulator', 'rank_summary',
     'check_rank_inputs', 'evaluate', 'evaluate_rank', 'iter_distances',
-    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking'
+    'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking',
+    'FeatureDistances', 'MatrixDistances', 'chunked_rank', 'chunked_topk',
+    'evaluate_chunked'
 ]
