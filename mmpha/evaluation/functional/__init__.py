@@ -2,6 +2,7 @@
 Evaluator: distances, the reference and the fast ranking, mAP / CMC /
 mINP, and k-reciprocal re-ranking."""
 from mmpha.utils import DistMetric, pairwise_distance
+from .approximate import faiss_available, faiss_topk, topk_metrics
 from .fast_ranking import RankAccumulator, rank_summary
 from .large_scale import (FeatureDistances, MatrixDistances, chunked_rank,
                           chunked_topk, evaluate_chunked)
@@ -14,5 +15,5 @@ __all__ = [
     'check_rank_inputs', 'evaluate', 'evaluate_rank', 'iter_distances',
     'reference_rank', 'check_rerank_args', 'iter_re_ranking', 're_ranking',
     'FeatureDistances', 'MatrixDistances', 'chunked_rank', 'chunked_topk',
-    'evaluate_chunked'
+    'evaluate_chunked', 'faiss_available', 'faiss_topk', 'topk_metrics'
 ]
