@@ -21,6 +21,8 @@ from torch import Tensor
 from mmpha.registry import METRICS
 from mmpha.utils import DistMetric, check_dist_metric, check_positive_int
 from ..functional import check_rerank_args, evaluate, evaluate_rank
+from ._large_scale_mode import (check_large_scale_args, evaluate_large,
+                                resolve_mode)
 
 _METRIC_NAMES = ('mAP', 'CMC', 'mINP')
 
@@ -74,6 +76,28 @@ class ReIDMetric(BaseMetric):
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the metric names, e.g. ``'val'``
             gives ``'val/mAP'``. Defaults to None (no prefix).
+        mode (str): How the gallery is ranked. ``'full'``: one chunk of
+            queries against the whole gallery (:func:`evaluate`);
+            ``'exact_chunked'``: query chunks x gallery chunks, the same
+            numbers in bounded memory
+            (:func:`~mmpha.evaluation.functional.evaluate_chunked`);
+            ``'approximate'``: faiss top-``approx_topk`` lists (optional
+            dependency), reported as ``approx_mAP`` / ``approx_R{k}``, no
+            mINP; ``'auto'``: ``'exact_chunked'`` when the gallery exceeds
+            ``chunked_above`` images and re-ranking is off, else
+            ``'full'``. Defaults to ``'auto'``.
+        chunked_above (int): Gallery size above which ``'auto'`` chunks
+            the gallery. Defaults to 200000.
+        gallery_chunk_size (int, optional): Gallery images per chunk in
+            ``'exact_chunked'``. Defaults to None (2**24 distances per
+            block).
+        approx_topk (int): List length of ``'approximate'``. Defaults to
+            100.
+        approx_index (str): faiss index factory string of
+            ``'approximate'``. Defaults to ``'Flat'``.
+        rerank_max_memory (float, optional): Re-ranking refuses to start
+            (``MemoryError``) when its estimated memory exceeds this many
+            GiB; None disables the check. Defaults to 8.
 
     Examples:
         In a config (one dataloader over query then gallery):
@@ -109,8 +133,18 @@ class ReIDMetric(BaseMetric):
                  chunk_size: int = 256,
                  max_rank: int = 50,
                  collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+                 prefix: Optional[str] = None,
+                 mode: str = 'auto',
+                 chunked_above: int = 200_000,
+                 gallery_chunk_size: Optional[int] = None,
+                 approx_topk: int = 100,
+                 approx_index: str = 'Flat',
+                 rerank_max_memory: Optional[float] = 8.0) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.large_scale = check_large_scale_args(mode, rerank, chunked_above,
+                                                  gallery_chunk_size,
+                                                  approx_topk, approx_index,
+                                                  rerank_max_memory)
         metrics = (metric, ) if isinstance(metric, str) else tuple(metric)
         if len(metrics) == 0:
             raise ValueError(
@@ -210,6 +244,12 @@ class ReIDMetric(BaseMetric):
         if normalized:
             # In place: no second copy of all the features.
             F.normalize(feats, dim=1, out=feats)
+        mode = resolve_mode(self.large_scale, num_gallery)
+        if mode != 'full':
+            return evaluate_large(self, mode, feats[:num_query],
+                                  feats[num_query:], pids[:num_query],
+                                  pids[num_query:], camids[:num_query],
+                                  camids[num_query:])
         values = evaluate(
             feats[:num_query],
             feats[num_query:],
@@ -225,7 +265,8 @@ class ReIDMetric(BaseMetric):
             lambda_value=self.lambda_value,
             chunk_size=self.chunk_size,
             max_rank=self.max_rank,
-            normalized=normalized)
+            normalized=normalized,
+            rerank_max_memory=self.large_scale['rerank_max_memory'])
         num_skipped = values['num_queries'] - values['num_valid_queries']
         print_log(
             f'ReIDMetric: {num_query} queries, {num_gallery} gallery images'
