@@ -4,6 +4,7 @@ import mmpretrain.datasets  # noqa: F401
 from .base_reid_dataset import BaseReIDDataset
 from .cuhk03 import CUHK03
 from .custom import ReIDFolderDataset, ReIDListDataset
+from .distractors import ReIDDistractors
 from .dukemtmc import DukeMTMC
 from .market1501 import Market1501
 from .msmt17 import MSMT17
@@ -14,5 +15,6 @@ from .worker_init import reid_worker_init_fn
 
 __all__ = [
     'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'Market1501', 'MSMT17',
-    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'reid_worker_init_fn'
+    'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'reid_worker_init_fn',
+    'ReIDDistractors'
 ]
