@@ -9,8 +9,7 @@ their command line.
 import copy
 import os
 import time
-from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
