@@ -59,6 +59,17 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='enable automatic mixed precision training (CUDA)')
     parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        default=None,
+        help='autocast dtype of --amp (default: the config\'s '
+        'optim_wrapper.dtype, else float16); bfloat16 needs no loss scaling')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the training step (sets cfg.compile=True, which '
+        'MMEngine\'s Runner honours); the first iterations are slow')
+    parser.add_argument(
         '--no-validate',
         action='store_true',
         help='do not evaluate checkpoints during training')
@@ -107,6 +118,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                 f'{optim_wrapper!r}; expected OptimWrapper or AmpOptimWrapper')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if args.amp_dtype is not None:
+            cfg.optim_wrapper.dtype = args.amp_dtype
+    elif args.amp_dtype is not None:
+        raise ValueError(f'--amp-dtype {args.amp_dtype} needs --amp')
+    if args.compile:
+        cfg.compile = True
 
     if args.resume_or_scratch and args.resume not in (None, 'auto'):
         raise ValueError(

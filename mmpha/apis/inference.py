@@ -20,6 +20,7 @@ from mmengine.runner import CheckpointLoader
 from mmengine.utils import ProgressBar
 from torch import Tensor
 
+from mmpha.evaluation.functional import FeatureDistances, chunked_topk
 from mmpha.utils.init_weights import init_weights_quietly
 from mmpha.utils.pretrained import strip_pretrained
 from mmpha.utils.state_dict_load import load_state_dict_checked, state_dict_of
@@ -337,8 +338,18 @@ def search(query_feats: Tensor,
            metric: DistMetric = 'euclidean',
            normalize: bool = True,
            exclude: Optional[Tensor] = None,
-           chunk_size: int = 1024) -> Tuple[Tensor, Tensor]:
+           chunk_size: int = 1024,
+           gallery_chunk_size: Optional[int] = None,
+           chunk_gallery_above: int = 200_000) -> Tuple[Tensor, Tensor]:
     """The ``k`` nearest gallery images of every query.
+
+    A gallery of more than ``chunk_gallery_above`` images (or any gallery
+    when ``gallery_chunk_size`` is given) is searched by gallery chunks
+    with a running top-k
+    (:func:`~mmpha.evaluation.functional.chunked_topk`): memory stays
+    bounded, the gallery may be float16 and is normalised chunk by chunk,
+    and equal distances are ordered by gallery index. Otherwise equal
+    distances come in :func:`torch.topk`'s (unspecified) order.
 
     Args:
         query_feats (Tensor): ``(Q, D)`` query features.
@@ -355,6 +366,11 @@ def search(query_feats: Tensor,
             ``inf``. Defaults to None.
         chunk_size (int): Queries per chunk, to bound memory. Defaults to
             1024.
+        gallery_chunk_size (int, optional): Gallery images per chunk; None
+            chunks the gallery only above ``chunk_gallery_above`` images,
+            with 2**24 distances per block. Defaults to None.
+        chunk_gallery_above (int): Gallery size above which the gallery is
+            chunked. Defaults to 200000.
 
     Returns:
         tuple[Tensor, Tensor]: ``dists`` ``(Q, k)`` in ascending order and
@@ -371,6 +387,14 @@ def search(query_feats: Tensor,
             f'exclude must have shape (Q, G) = '
             f'{(query_feats.shape[0], gallery_feats.shape[0])}, got '
             f'{tuple(exclude.shape)}')
+    if gallery_chunk_size is not None or (gallery_feats.shape[0]
+                                          > chunk_gallery_above):
+        return chunked_topk(
+            FeatureDistances(query_feats, gallery_feats, metric, normalize),
+            topk,
+            query_chunk=chunk_size,
+            gallery_chunk=gallery_chunk_size,
+            exclude=exclude)
     query_feats, gallery_feats = query_feats.float(), gallery_feats.float()
     # Normalised once, not once per chunk.
     if normalize or metric == 'cosine':

@@ -5,6 +5,7 @@ from .base_reid_dataset import BaseReIDDataset
 from .cuhk03 import CUHK03
 from .custom import ReIDFolderDataset, ReIDListDataset
 from .dataset_wrappers import CombinedReIDDataset
+from .distractors import ReIDDistractors
 from .dukemtmc import DukeMTMC
 from .market1501 import Market1501
 from .msmt17 import MSMT17
@@ -21,5 +22,6 @@ __all__ = [
     'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'Market1501', 'MSMT17',
     'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'reid_worker_init_fn',
     'OccludedDuke', 'VeRi776', 'VehicleID', 'CombinedReIDDataset',
-    'ReIDTestSets'
+    'ReIDTestSets',
+    'ReIDDistractors'
 ]

@@ -103,3 +103,36 @@ def test_search_distances_bit_identical_to_before(metric, normalize):
     assert (expected >= 0).all()
     assert torch.equal(dists, expected.gather(1, idx))
     assert torch.equal(idx, expected.topk(41, dim=1, largest=False).indices)
+
+
+@pytest.mark.parametrize('metric', ['euclidean', 'cosine'])
+def test_search_gallery_chunks_equal_a_stable_sort(metric):
+    gen = torch.Generator().manual_seed(7)
+    # Entries of +-1/2 in 4-d: unit vectors, 16 distinct ones among 36, so
+    # many exact ties (all distances are exact in float32 and float16),
+    # which the chunked search orders by gallery index.
+    gallery = torch.randint(0, 2, (36, 4), generator=gen).float() - 0.5
+    query = torch.randint(0, 2, (4, 4), generator=gen).float() - 0.5
+    exclude = torch.zeros(4, 36, dtype=torch.bool)
+    exclude[0, 1] = True
+    dists, index = search(
+        query,
+        gallery.half(),
+        topk=9,
+        metric=metric,
+        exclude=exclude,
+        chunk_size=3,
+        gallery_chunk_size=5)
+    sim = query @ gallery.t()
+    full = 1 - sim if metric == 'cosine' else (2 - 2 * sim).sqrt()
+    full[exclude] = float('inf')
+    order = torch.sort(full, dim=1, stable=True)
+    assert torch.equal(index, order.indices[:, :9])
+    torch.testing.assert_close(dists, order.values[:, :9])
+    # Above the threshold the chunked path is taken automatically.
+    auto = search(query, gallery, topk=9, chunk_gallery_above=10)
+    # (Unit vectors: the Euclidean order is the cosine one.)
+    assert torch.equal(auto[1], order.indices[:, :9])
+    assert torch.equal(
+        auto[1],
+        search(query, gallery, topk=9, gallery_chunk_size=36)[1])

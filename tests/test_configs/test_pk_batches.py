@@ -41,7 +41,10 @@ def _batches(loader_cfg, rank, world_size, monkeypatch):
         monkeypatch.setattr(module, 'get_dist_info', lambda:
                             (rank, world_size))
     loader = Runner.build_dataloader(
-        dict(loader_cfg, dataset=_Labels(), num_workers=0), seed=0)
+        dict(
+            loader_cfg, dataset=_Labels(), num_workers=0,
+            prefetch_factor=None),
+        seed=0)
     return list(loader.batch_sampler)
 
 

@@ -169,6 +169,7 @@ def test_config_builds_and_runs(name, tmp_path):
     loader_cfg.update(
         dataset=train,
         num_workers=0,
+        prefetch_factor=None,
         batch_size=loader_cfg.batch_sampler.num_instances * 2)
     batch_sampler = Runner.build_dataloader(loader_cfg, seed=0).batch_sampler
     sampler = batch_sampler.sampler

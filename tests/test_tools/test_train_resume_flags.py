@@ -86,3 +86,22 @@ def test_max_epochs_override_moves_the_cosine(repo_root, tiny_files,
             r'\(CosineAnnealingLR\) begins at 1 .*max_epochs=1'):
         _merged(repo_root, monkeypatch, tiny_files['pha_cfg'], '--cfg-options',
                 'train_cfg.max_epochs=1')
+
+
+def test_amp_dtype_and_compile_flags(repo_root, tiny_files, monkeypatch):
+    import torch
+    cfg_path = tiny_files['transreid_cfg']
+    plain = _merged(repo_root, monkeypatch, cfg_path)
+    assert 'compile' not in plain
+    assert plain.optim_wrapper.get('type', 'OptimWrapper') == 'OptimWrapper'
+    assert _merged(repo_root, monkeypatch, cfg_path,
+                   '--compile').compile is True
+    with pytest.raises(ValueError, match='--amp-dtype bfloat16 needs --amp'):
+        _merged(repo_root, monkeypatch, cfg_path, '--amp-dtype', 'bfloat16')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    amp = _merged(repo_root, monkeypatch, cfg_path, '--amp', '--amp-dtype',
+                  'bfloat16')
+    assert amp.optim_wrapper.type == 'AmpOptimWrapper'
+    assert amp.optim_wrapper.dtype == 'bfloat16'
+    assert 'dtype' not in _merged(repo_root, monkeypatch, cfg_path,
+                                  '--amp').optim_wrapper

@@ -106,6 +106,19 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
         'see the same load on a shared machine (a fairer ratio there); no '
         'peak memory is reported')
     # Internal: run one config and write its figures to a file.
+    parser.add_argument(
+        '--amp-dtype',
+        choices=['float16', 'bfloat16'],
+        default=None,
+        help='autocast dtype of --amp (default float16)')
+    parser.add_argument(
+        '--compile',
+        nargs='?',
+        const=True,
+        default=False,
+        metavar='BACKEND',
+        help='torch.compile the training step, as cfg.compile does in '
+        'training; optionally name the backend (e.g. aot_eager)')
     parser.add_argument('--worker', help=argparse.SUPPRESS)
     parser.add_argument('--result-file', help=argparse.SUPPRESS)
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -116,6 +129,8 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
                      f'--num-instances {args.num_instances}')
     if args.amp and args.device != 'cuda':
         parser.error('--amp needs --device cuda')
+    if args.amp_dtype is not None and not args.amp:
+        parser.error(f'--amp-dtype {args.amp_dtype} needs --amp')
     if args.threads is not None and args.threads < 1:
         parser.error(f'--threads must be >= 1, got {args.threads}')
     return args
@@ -136,6 +151,8 @@ def _settings(args: argparse.Namespace) -> Dict[str, Any]:
         warmup=args.warmup,
         device=args.device,
         amp=args.amp,
+        amp_dtype=args.amp_dtype,
+        compile=args.compile,
         profile_iters=args.profile_iters,
         img_size=args.input_size,
         seed=args.seed)
@@ -185,6 +202,11 @@ def report(name: str, result: Dict[str, Any]) -> None:
     print(f'  step: median {result["median_ms"]:.1f} ms over {len(step)} '
           f'steps after {result["warmup"]} warm-up (min {min(step):.1f}, '
           f'max {max(step):.1f})')
+    steps_per_s = 1e3 / result['median_ms']
+    print(f'  throughput: {steps_per_s:.3f} steps/s, '
+          f'{steps_per_s * bsz:.1f} images/s '
+          f'(amp {result.get("amp_dtype") or "off"}, compile '
+          f'{result.get("compile") or "off"})')
     if result['device'] == 'cpu':
         print(f'  CPU time of the process: median '
               f'{result["median_cpu_ms"]:.1f} ms a step (all threads)')

@@ -11,6 +11,8 @@ usage() {
     cat <<'EOF'
 Usage: tools/misc/gpu_check.sh [--dry-run] [--no-install] [--out DIR]
                                [--work-dir DIR] [--train-iters N]
+                               [--speed | --speed-only]
+                               [--speed-compile "off on"]
 
 Checks mmpha on one CUDA GPU in under 8 minutes and writes every figure to
 DIR/gpu_check_results.txt (DIR defaults to $OUT, else work_dirs/gpu_check):
@@ -35,6 +37,15 @@ Options:
   --work-dir DIR     scratch space for the training run (default: a
                      temporary folder; it holds a ViT-B checkpoint)
   --train-iters N    training iterations (default 300; 20 with --dry-run)
+  --speed            also run the speed matrix (step 5, after the time limit
+                     of steps 1-4): benchmark_train.py for TransReID and PHA
+                     at batch 64, 256x128, ViT-B/16 stride 12, in fp16 and
+                     bf16 AMP, torch.compile off and on; steps/s, images/s
+                     and the time share of every stage of each go to the
+                     results file (with --dry-run: the tiny configs in fp32
+                     on the CPU, compile with the aot_eager backend)
+  --speed-only       run only the speed matrix
+  --speed-compile L  compile settings of the matrix (default "off on")
   -h, --help         this help
 
 Environment: PYTHON (default python). Exit status: 0 when every step
@@ -48,6 +59,8 @@ OUT_DIR=${OUT:-work_dirs/gpu_check}
 WORK_DIR=""
 TRAIN_ITERS=""
 PYTHON=${PYTHON:-python}
+SPEED=0
+SPEED_COMPILE="off on"
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -58,6 +71,9 @@ while [[ $# -gt 0 ]]; do
         --out) OUT_DIR=$2; shift 2 ;;
         --work-dir) WORK_DIR=$2; shift 2 ;;
         --train-iters) TRAIN_ITERS=$2; shift 2 ;;
+        --speed) SPEED=1; shift ;;
+        --speed-only) SPEED=2; INSTALL=0; shift ;;
+        --speed-compile) SPEED_COMPILE=$2; shift 2 ;;
         *) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
@@ -93,6 +109,9 @@ if [[ $MODE == gpu ]]; then
     BENCH_TRAIN_ARGS=(--batch-size 64 --iters 20 --warmup 5 --device cuda --amp)
     BENCH_INFER_ARGS=(--batch-size 64 --iters 50 --warmup 10 --device cuda --amp)
     TEST_ENV=()
+    SPEED_DTYPES="float16 bfloat16"
+    SPEED_ARGS=(--batch-size 64 --iters 20 --warmup 10 --device cuda)
+    COMPILE_ARG=--compile
 else
     [[ $INSTALL == auto ]] && INSTALL=0
     DEVICE=cpu
@@ -107,6 +126,9 @@ else
     BENCH_TRAIN_ARGS=(--batch-size 8 --iters 2 --warmup 1 --device cpu)
     BENCH_INFER_ARGS=(--batch-size 8 --iters 3 --warmup 1 --device cpu)
     TEST_ENV=(MMPHA_CUDA_TEST_DEVICE=cpu)
+    SPEED_DTYPES="fp32"
+    SPEED_ARGS=(--batch-size 8 --iters 2 --warmup 1 --device cpu)
+    COMPILE_ARG=--compile=aot_eager
 fi
 
 FAILED=0
@@ -135,6 +157,48 @@ run_step() {
 say "# mmpha GPU check ($MODE mode), $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
 
+# 5. speed matrix: steps/s, images/s and stage shares per dtype and compile.
+speed_matrix() {
+    local dt c args log json
+    for dt in $SPEED_DTYPES; do
+        for c in $SPEED_COMPILE; do
+            args=("${SPEED_ARGS[@]}")
+            [[ $dt != fp32 ]] && args+=(--amp --amp-dtype "$dt")
+            [[ $c == on ]] && args+=("$COMPILE_ARG")
+            log="speed_${dt}_compile-${c}.log"
+            json="$OUT_DIR/speed_${dt}_compile-${c}.json"
+            if run_step "speed $dt compile $c" "$log" "$PYTHON" \
+                tools/analysis_tools/benchmark_train.py "$BENCH_A" "$BENCH_B" \
+                "${args[@]}" --json-out "$json"; then
+                "$PYTHON" - "$json" "$dt" "$c" "$STEP_SECONDS" >>"$RESULTS" <<'EOF'
+import json
+import sys
+
+path, dtype, compiled, seconds = sys.argv[1:]
+with open(path) as f:
+    out = json.load(f)
+tag = f'[speed {dtype} compile {compiled}]'
+for key, name in (('A', 'TransReID'), ('B', 'PHA')):
+    res = out[key]
+    steps = 1e3 / res['median_ms']
+    h, w = res['img_size']
+    print(f'{tag} {name}: {steps:.3f} steps/s, '
+          f'{steps * res["batch_size"]:.1f} images/s (batch '
+          f'{res["batch_size"]}, {h}x{w}, median {res["median_ms"]:.1f} ms, '
+          f'peak {res["peak_mib"]:.0f} MiB {res["memory_kind"]})')
+    parts = dict(out[f'breakdown_{key}'])
+    total = parts.pop('step')
+    shares = ', '.join(f'{label} {100 * value / total:.1f}%'
+                       for label, value in parts.items())
+    print(f'{tag} {name} stage shares: {shares}')
+print(f'{tag} ratio PHA/TransReID {out["ratio"]:.3f}, frequency share '
+      f'{out["frequency_share"]:.2f}% ({seconds} s)')
+EOF
+            fi
+        done
+    done
+}
+
 # 1. install -----------------------------------------------------------------
 if [[ $INSTALL == 1 ]]; then
     if run_step install install.log "$PYTHON" -m pip install -e ".[tests]"; then
@@ -154,6 +218,13 @@ say "environment: $ENV_INFO"
 if [[ $MODE == gpu ]] && ! "$PYTHON" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
     say "no CUDA device is visible: run with --dry-run for the CPU check"
     exit 1
+fi
+
+if [[ $SPEED == 2 ]]; then
+    speed_matrix
+    if [[ $FAILED -eq 0 ]]; then say "status: PASS"; else say "status: FAIL"; fi
+    echo "results: $RESULTS" >&2
+    exit $FAILED
 fi
 
 # 2. CUDA tests -----------------------------------------------------------
@@ -308,6 +379,7 @@ say "$INFER_LINE"
 TOTAL=$(($(date +%s) - START_ALL))
 LIMIT=480
 say "total: ${TOTAL} s (limit ${LIMIT} s on a GPU)"
+[[ $SPEED == 1 ]] && speed_matrix
 if [[ $MODE == gpu && $TOTAL -gt $LIMIT ]]; then
     say "over the time limit"
     FAILED=1

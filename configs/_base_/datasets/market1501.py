@@ -47,6 +47,11 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=64,
     num_workers=8,
+    # Page-locked batches copy to the GPU asynchronously; each worker keeps
+    # prefetch_factor batches ready (needs num_workers > 0: set
+    # prefetch_factor=None with num_workers=0).
+    pin_memory=True,
+    prefetch_factor=4,
     # Not persistent: persistent workers carry their random state from one
     # epoch to the next, which no checkpoint can hold, so a resumed run
     # would draw other augmentations than the uninterrupted one.
@@ -66,6 +71,8 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=8,
+    pin_memory=True,
+    prefetch_factor=4,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(

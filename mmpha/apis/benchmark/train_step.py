@@ -9,7 +9,7 @@ their command line.
 import copy
 import os
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.config import Config
@@ -21,6 +21,9 @@ from .inputs import (build_benchmark_model, find_key, input_size_of,
 from .stage_profiler import StageProfiler
 from .timing import (Clock, Device, check_counts, current_rss_mib, median,
                      peak_rss_mib)
+
+#: ``torch.compile`` the step (True), with a named backend (str), or not.
+CompileOption = Union[bool, str]
 
 
 class TrainStepBenchmark:
@@ -42,6 +45,11 @@ class TrainStepBenchmark:
             the model config's ``img_size``.
         lr (float): Learning rate. Defaults to 1e-3.
         seed (int): Seed of weights and batch. Defaults to 0.
+        amp_dtype (str, optional): Autocast dtype of ``amp``,
+            ``'float16'`` or ``'bfloat16'``. Defaults to None (float16).
+        compile (bool | str): ``torch.compile`` the training step (a str
+            names the backend, e.g. ``'aot_eager'``), as ``cfg.compile``
+            does in MMEngine's Runner. Defaults to False.
 
     Raises:
         ValueError: On a bad argument (the message names it).
@@ -57,7 +65,9 @@ class TrainStepBenchmark:
                  amp: bool = False,
                  img_size: Optional[Sequence[int]] = None,
                  lr: float = 1e-3,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 amp_dtype: Optional[str] = None,
+                 compile: CompileOption = False) -> None:
         if device not in ('cpu', 'cuda'):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
         if device == 'cuda' and not torch.cuda.is_available():
@@ -65,8 +75,15 @@ class TrainStepBenchmark:
         if amp and device != 'cuda':
             raise ValueError('amp=True needs device="cuda"; mixed precision '
                              'is not benchmarked on CPU')
+        if amp_dtype not in (None, 'float16', 'bfloat16'):
+            raise ValueError("amp_dtype must be None, 'float16' or "
+                             f"'bfloat16', got {amp_dtype!r}")
+        if amp_dtype is not None and not amp:
+            raise ValueError(f'amp_dtype={amp_dtype!r} needs amp=True')
         check_positive_int(batch_size, 'batch_size')
         torch.manual_seed(seed)
+        self.amp_dtype = amp_dtype if amp else None
+        self.compile = compile
         self.cfg = cfg
         self.device = torch.device(device)
         self.amp = amp
@@ -95,7 +112,9 @@ class TrainStepBenchmark:
             self.model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
         if amp:
             self.optim_wrapper = AmpOptimWrapper(
-                optimizer=self.optimizer, loss_scale='dynamic')
+                optimizer=self.optimizer,
+                loss_scale='dynamic',
+                dtype=amp_dtype)
         else:
             self.optim_wrapper = OptimWrapper(optimizer=self.optimizer)
         self.rss_after_build_mib = current_rss_mib()
@@ -106,6 +125,11 @@ class TrainStepBenchmark:
                 forward=(self.model, 'forward'),
                 backward=(self.optim_wrapper, 'backward'),
                 optimizer=(self.optimizer, 'step')))
+        if compile:
+            options = {} if compile is True else dict(backend=compile)
+            # What MMEngine's Runner does with cfg.compile.
+            self.model.train_step = torch.compile(self.model.train_step,
+                                                  **options)
         self._clock = Clock(self.device)
         self.step_ms: List[float] = []
         # CPU time of the process: on a CPU shared with other work it
@@ -204,6 +228,8 @@ class TrainStepBenchmark:
             config=self.cfg.filename,
             device=self.device.type,
             amp=self.amp,
+            amp_dtype=self.amp_dtype or ('float16' if self.amp else None),
+            compile=self.compile,
             batch_size=self.batch_size,
             num_instances=self.num_instances,
             img_size=list(self.img_size),
@@ -237,7 +263,9 @@ def benchmark_train_step(cfg: Config,
                          profile_iters: Optional[int] = None,
                          img_size: Optional[Sequence[int]] = None,
                          lr: float = 1e-3,
-                         seed: int = 0) -> Dict[str, Any]:
+                         seed: int = 0,
+                         amp_dtype: Optional[str] = None,
+                         compile: CompileOption = False) -> Dict[str, Any]:
     """Time full training steps of a config's model on a fixed batch.
 
     On CUDA the wall time of each timed step is taken between two
@@ -260,6 +288,10 @@ def benchmark_train_step(cfg: Config,
             the model config's ``img_size``.
         lr (float): Learning rate. Defaults to 1e-3.
         seed (int): Seed of weights and batch. Defaults to 0.
+        amp_dtype (str, optional): ``'float16'`` or ``'bfloat16'`` with
+            ``amp``. Defaults to None (float16).
+        compile (bool | str): ``torch.compile`` the training step (a str
+            names the backend). Defaults to False.
 
     Returns:
         dict: See :meth:`TrainStepBenchmark.result`.
@@ -269,7 +301,7 @@ def benchmark_train_step(cfg: Config,
     """
     check_counts(iters, warmup, profile_iters)
     bench = TrainStepBenchmark(cfg, batch_size, num_instances, device, amp,
-                               img_size, lr, seed)
+                               img_size, lr, seed, amp_dtype, compile)
     if profile_iters is None:
         profile_iters = iters if bench.device.type == 'cuda' else 0
     bench.profiled_inline = profile_iters == 0
@@ -292,7 +324,9 @@ def benchmark_train_pair(cfg_a: Config,
                          profile_iters: Optional[int] = None,
                          img_size: Optional[Sequence[int]] = None,
                          lr: float = 1e-3,
-                         seed: int = 0) -> Tuple[Dict, Dict]:
+                         seed: int = 0,
+                         amp_dtype: Optional[str] = None,
+                         compile: CompileOption = False) -> Tuple[Dict, Dict]:
     """Time two configs in one process, alternating their steps.
 
     On a machine shared with other work the load drifts; A, B, A, B, ...
@@ -313,6 +347,10 @@ def benchmark_train_pair(cfg_a: Config,
         img_size (Sequence[int], optional): ``(H, W)``. Defaults to None.
         lr (float): Learning rate. Defaults to 1e-3.
         seed (int): Seed. Defaults to 0.
+        amp_dtype (str, optional): ``'float16'`` or ``'bfloat16'`` with
+            ``amp``. Defaults to None (float16).
+        compile (bool | str): ``torch.compile`` the training step (a str
+            names the backend). Defaults to False.
 
     Returns:
         tuple[dict, dict]: The results of A and B (see
@@ -321,7 +359,8 @@ def benchmark_train_pair(cfg_a: Config,
     check_counts(iters, warmup, profile_iters)
     benches = [
         TrainStepBenchmark(cfg, batch_size, num_instances, device, amp,
-                           img_size, lr, seed) for cfg in (cfg_a, cfg_b)
+                           img_size, lr, seed, amp_dtype, compile)
+        for cfg in (cfg_a, cfg_b)
     ]
     if profile_iters is None:
         profile_iters = iters if benches[0].device.type == 'cuda' else 0

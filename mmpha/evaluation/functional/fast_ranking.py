@@ -4,7 +4,7 @@
 rows; :func:`~mmpha.evaluation.functional.reference_rank` computes the same
 numbers the textbook way, and the tests hold the two identical.
 """
-from typing import Dict, Union
+from typing import Dict, Tuple, Union
 
 import numpy as np
 import torch
@@ -191,20 +191,48 @@ class RankAccumulator:
     def _update_rows(self, dist: Tensor, q_pids: Tensor,
                      q_camids: Tensor) -> None:
         dist = dist.contiguous()
-        self.num_queries += q_pids.numel()
+        cand, valid = self.candidates(q_pids)
+        if cand.shape[1] == 0:
+            self.num_queries += q_pids.numel()
+            return
+        self.add_ranks(
+            self._stable_ranks(dist, cand, valid), cand, valid, q_camids)
+
+    def candidates(self, q_pids: Tensor) -> Tuple[Tensor, Tensor]:
+        """The gallery images that share each query's id.
+
+        Args:
+            q_pids (Tensor): ``(C, )`` int64 query person ids.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``cand`` ``(C, K)`` int64 gallery indices
+            (K the largest number of candidates of a query; any index in
+            padding slots), in gallery order, and ``valid`` ``(C, K)`` bool,
+            False in padding slots.
+        """
         lo = torch.searchsorted(self.sorted_pids, q_pids, right=False)
         hi = torch.searchsorted(self.sorted_pids, q_pids, right=True)
         num_cand = hi - lo
         width = int(num_cand.max()) if num_cand.numel() else 0
-        if width == 0:
-            return
         slot = torch.arange(width, device=self.device)
         valid = slot[None] < num_cand[:, None]
-        pos_in_sorted = (lo[:, None] + slot[None]).clamp(max=self.num_gallery -
-                                                         1)
-        cand = self.pid_order[pos_in_sorted]
+        pos_in_sorted = (lo[:, None] +
+                         slot[None]).clamp(max=max(self.num_gallery - 1, 0))
+        return self.pid_order[pos_in_sorted], valid
 
-        ranks = self._stable_ranks(dist, cand, valid)
+    def add_ranks(self, ranks: Tensor, cand: Tensor, valid: Tensor,
+                  q_camids: Tensor) -> None:
+        """Add queries whose candidates' stable ranks are known.
+
+        Args:
+            ranks (Tensor): ``(C, K)`` int64 0-based rank of every candidate
+                in the full gallery (stable sort on distance, gallery index
+                breaking ties), any value in padding slots.
+            cand (Tensor): ``(C, K)`` candidates, from :meth:`candidates`.
+            valid (Tensor): ``(C, K)`` bool, False in padding slots.
+            q_camids (Tensor): ``(C, )`` int64 query camera ids.
+        """
+        self.num_queries += q_camids.numel()
         # Order the candidates by rank so that cumulative sums count the
         # junk and the positives ranked before each one.
         ranks = ranks.masked_fill(~valid, torch.iinfo(torch.long).max)

@@ -31,7 +31,7 @@ from torch import Tensor
 from mmpha.utils import (DistMetric, check_dist_metric, check_feature_pair,
                          check_positive_int, pairwise_distance)
 from .fast_ranking import RankAccumulator, rank_summary
-from .rerank import check_rerank_args, iter_re_ranking
+from .rerank import DEFAULT_MAX_MEMORY, check_rerank_args, iter_re_ranking
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence]
 
@@ -217,7 +217,9 @@ def iter_distances(query_feats: Tensor,
                    k1: int = 20,
                    k2: int = 6,
                    lambda_value: float = 0.3,
-                   normalized: bool = False) -> Iterator[Tensor]:
+                   normalized: bool = False,
+                   rerank_max_memory: Optional[float] = DEFAULT_MAX_MEMORY
+                   ) -> Iterator[Tensor]:
     """Query-gallery distances, chunk after chunk of queries.
 
     Never the whole ``(Q, G)`` matrix at once. With ``rerank`` the chunks
@@ -237,6 +239,10 @@ def iter_distances(query_feats: Tensor,
             Defaults to 0.3.
         normalized (bool): The features have unit L2 norm, which spares
             ``'cosine'`` normalising them again. Defaults to False.
+        rerank_max_memory (float, optional): Limit of the re-ranking's
+            estimated memory, in bytes (see
+            :func:`~mmpha.evaluation.functional.check_rerank_memory`).
+            Defaults to 8 GiB.
 
     Yields:
         Tensor: ``(C, G)`` distances of the next ``C <= chunk_size``
@@ -250,7 +256,8 @@ def iter_distances(query_feats: Tensor,
             k2=k2,
             lambda_value=lambda_value,
             dist_metric=dist_metric,
-            chunk_size=chunk_size)
+            chunk_size=chunk_size,
+            max_memory=rerank_max_memory)
         return
     if dist_metric == 'cosine' and not normalized:
         query_feats = F.normalize(query_feats, dim=1)
@@ -279,7 +286,8 @@ def evaluate(query_feats: Tensor,
              lambda_value: float = 0.3,
              chunk_size: int = 256,
              max_rank: int = 50,
-             normalized: bool = False) -> dict:
+             normalized: bool = False,
+             rerank_max_memory: Optional[float] = DEFAULT_MAX_MEMORY) -> dict:
     """The whole protocol from features: what :class:`ReIDMetric` reports.
 
     The features are L2-normalised (``norm_feat``, always for
@@ -309,6 +317,9 @@ def evaluate(query_feats: Tensor,
         max_rank (int): Length of the CMC curve. Defaults to 50.
         normalized (bool): The features already have unit L2 norm (skip
             the normalisation). Defaults to False.
+        rerank_max_memory (float, optional): Limit of the re-ranking's
+            estimated memory, in bytes; None disables the check. Defaults
+            to 8 GiB.
 
     Returns:
         dict: See :func:`evaluate_rank`.
@@ -349,7 +360,7 @@ def evaluate(query_feats: Tensor,
     start = 0
     for dist in iter_distances(query_feats, gallery_feats, dist_metric,
                                chunk_size, rerank, k1, k2, lambda_value,
-                               normalized):
+                               normalized, rerank_max_memory):
         stop = start + dist.shape[0]
         acc.update(dist, q_pids[start:stop], q_camids[start:stop])
         start = stop

@@ -29,7 +29,7 @@ Equal distances among the nearest neighbours are ordered as
 :func:`torch.topk` returns them, which is unspecified; with real features
 such ties do not occur.
 """
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,91 @@ from ._indexing import budget_batches, segment_indices
 # Upper bound on the index pairs the sparse Jaccard step materialises at
 # once (each pair costs about 24 bytes of temporaries).
 _PAIR_BUDGET = 1 << 24
+
+#: Default limit of :func:`iter_re_ranking`'s estimated peak memory, bytes.
+DEFAULT_MAX_MEMORY = 8 * 2**30
+
+
+def rerank_memory(num_query: int,
+                  num_gallery: int,
+                  dim: int,
+                  k1: int = 20,
+                  k2: int = 6,
+                  chunk_size: int = 256) -> dict:
+    """Estimated peak memory of :func:`iter_re_ranking`, term by term.
+
+    The terms of the module documentation, with the sparse vectors sized
+    for ``2 * (k1 + 1)`` non-zeros per row before the query expansion and
+    ``k2`` times as many after it (an upper estimate).
+
+    Args:
+        num_query (int): Q.
+        num_gallery (int): G.
+        dim (int): D.
+        k1 (int): Re-ranking neighbourhood size. Defaults to 20.
+        k2 (int): Query-expansion size. Defaults to 6.
+        chunk_size (int): Rows processed at once. Defaults to 256.
+
+    Returns:
+        dict[str, int]: Bytes of ``features``, ``distance_chunk``,
+        ``neighbours``, ``sparse_vectors``, ``jaccard`` and their
+        ``total``.
+    """
+    num_all = num_query + num_gallery
+    row_nnz = min(num_all, 2 * (k1 + 1))
+    terms = dict(
+        features=num_all * dim * 4,
+        distance_chunk=2 * chunk_size * num_all * 4,
+        neighbours=num_all * min(max(k1 + 1, k2), num_all) * 10,
+        sparse_vectors=num_all * min(num_all, row_nnz * max(k2, 1)) * 20,
+        jaccard=3 * chunk_size * num_gallery * 4 + _PAIR_BUDGET * 24)
+    terms['total'] = sum(terms.values())
+    return terms
+
+
+def check_rerank_memory(num_query: int,
+                        num_gallery: int,
+                        dim: int,
+                        k1: int = 20,
+                        k2: int = 6,
+                        chunk_size: int = 256,
+                        max_memory: Optional[float] = DEFAULT_MAX_MEMORY
+                        ) -> int:
+    """Raise before re-ranking whose estimated memory exceeds a limit.
+
+    Args:
+        num_query (int): Q.
+        num_gallery (int): G.
+        dim (int): D.
+        k1 (int): Re-ranking neighbourhood size. Defaults to 20.
+        k2 (int): Query-expansion size. Defaults to 6.
+        chunk_size (int): Rows processed at once. Defaults to 256.
+        max_memory (float, optional): Limit in bytes; None disables the
+            check. Defaults to :data:`DEFAULT_MAX_MEMORY` (8 GiB).
+
+    Returns:
+        int: The estimated total, in bytes.
+
+    Raises:
+        MemoryError: If the estimate exceeds ``max_memory``; the message
+            gives the estimate, its largest terms and the ways out.
+    """
+    terms = rerank_memory(num_query, num_gallery, dim, k1, k2, chunk_size)
+    total = terms['total']
+    if max_memory is not None and total > max_memory:
+        gib = 2**30
+        parts = ', '.join(f'{name} {value / gib:.1f} GiB'
+                          for name, value in terms.items() if name != 'total')
+        raise MemoryError(
+            f'k-reciprocal re-ranking of {num_query} queries and '
+            f'{num_gallery} gallery images ({dim}-d features, k1={k1}, '
+            f'k2={k2}, chunk_size={chunk_size}) would need about '
+            f'{total / gib:.1f} GiB ({parts}), more than the limit of '
+            f'{max_memory / gib:.1f} GiB. Raise the limit (ReIDMetric('
+            'rerank_max_memory=...) in GiB, or max_memory=... in bytes), '
+            'or evaluate without re-ranking, which is exact at any gallery '
+            "size (ReIDMetric(mode='exact_chunked')).")
+    return total
 
 
 def check_rerank_args(k1: int, k2: int, lambda_value: float) -> None:
@@ -111,10 +196,14 @@ def iter_re_ranking(query_feats: Tensor,
                     k2: int = 6,
                     lambda_value: float = 0.3,
                     dist_metric: DistMetric = 'euclidean',
-                    chunk_size: int = 256) -> Iterator[Tensor]:
+                    chunk_size: int = 256,
+                    max_memory: Optional[float] = DEFAULT_MAX_MEMORY
+                    ) -> Iterator[Tensor]:
     """Re-ranked query-gallery distances, yielded chunk by chunk of queries.
 
-    See the module documentation for the algorithm and its memory use.
+    See the module documentation for the algorithm and its memory use;
+    before allocating anything, the estimate of :func:`rerank_memory` is
+    checked against ``max_memory`` (:func:`check_rerank_memory`).
 
     Args:
         query_feats (Tensor): ``(Q, D)`` query features, D the width.
@@ -129,6 +218,9 @@ def iter_re_ranking(query_feats: Tensor,
             original distance) or ``'cosine'``. Defaults to
             ``'euclidean'``.
         chunk_size (int): Rows processed at once. Defaults to 256.
+        max_memory (float, optional): Limit of the estimated peak memory,
+            in bytes; None disables the check. Defaults to
+            :data:`DEFAULT_MAX_MEMORY` (8 GiB).
 
     Yields:
         Tensor: ``(C, G)`` float32 distances of the next C queries
@@ -141,6 +233,8 @@ def iter_re_ranking(query_feats: Tensor,
         query_feats,
         gallery_feats, ('query_feats', 'gallery_feats'),
         allow_empty=False)
+    check_rerank_memory(query_feats.shape[0], gallery_feats.shape[0],
+                        query_feats.shape[1], k1, k2, chunk_size, max_memory)
     feats = torch.cat([query_feats, gallery_feats]).float()
     if dist_metric == 'cosine':
         F.normalize(feats, dim=1, out=feats)
@@ -276,7 +370,8 @@ def re_ranking(query_feats: Tensor,
                k2: int = 6,
                lambda_value: float = 0.3,
                dist_metric: DistMetric = 'euclidean',
-               chunk_size: int = 256) -> Tensor:
+               chunk_size: int = 256,
+               max_memory: Optional[float] = DEFAULT_MAX_MEMORY) -> Tensor:
     """k-reciprocal re-ranked query-gallery distance matrix.
 
     The whole ``(Q, G)`` result is materialised; :func:`evaluate` uses
@@ -292,6 +387,7 @@ def re_ranking(query_feats: Tensor,
         dist_metric (str): ``'euclidean'`` or ``'cosine'``.
             Defaults to ``'euclidean'``.
         chunk_size (int): Rows processed at once. Defaults to 256.
+        max_memory (float, optional): See :func:`iter_re_ranking`.
 
     Returns:
         Tensor: ``(Q, G)`` float32 re-ranked distances.
@@ -307,4 +403,4 @@ def re_ranking(query_feats: Tensor,
     return torch.cat(
         list(
             iter_re_ranking(query_feats, gallery_feats, k1, k2, lambda_value,
-                            dist_metric, chunk_size)))
+                            dist_metric, chunk_size, max_memory)))

@@ -24,6 +24,8 @@ from ..functional import check_rerank_args, evaluate, evaluate_rank
 from ..functional.extra_metrics import PER_CAMERA, evaluate_extras
 from ..functional.query_expansion import average_query_expansion
 from ..functional.roc import DEFAULT_FPRS, check_fprs
+from ._large_scale_mode import (check_large_scale_args, evaluate_large,
+                                resolve_mode)
 
 _METRIC_NAMES = ('mAP', 'CMC', 'mINP')
 
@@ -96,6 +98,28 @@ class ReIDMetric(BaseMetric):
             ``a`` and gallery camera ``b != a`` (see
             :mod:`mmpha.evaluation.functional.extra_metrics`). Defaults to
             None.
+        mode (str): How the gallery is ranked. ``'full'``: one chunk of
+            queries against the whole gallery (:func:`evaluate`);
+            ``'exact_chunked'``: query chunks x gallery chunks, the same
+            numbers in bounded memory
+            (:func:`~mmpha.evaluation.functional.evaluate_chunked`);
+            ``'approximate'``: faiss top-``approx_topk`` lists (optional
+            dependency), reported as ``approx_mAP`` / ``approx_R{k}``, no
+            mINP; ``'auto'``: ``'exact_chunked'`` when the gallery exceeds
+            ``chunked_above`` images and re-ranking is off, else
+            ``'full'``. Defaults to ``'auto'``.
+        chunked_above (int): Gallery size above which ``'auto'`` chunks
+            the gallery. Defaults to 200000.
+        gallery_chunk_size (int, optional): Gallery images per chunk in
+            ``'exact_chunked'``. Defaults to None (2**24 distances per
+            block).
+        approx_topk (int): List length of ``'approximate'``. Defaults to
+            100.
+        approx_index (str): faiss index factory string of
+            ``'approximate'``. Defaults to ``'Flat'``.
+        rerank_max_memory (float, optional): Re-ranking refuses to start
+            (``MemoryError``) when its estimated memory exceeds this many
+            GiB; None disables the check. Defaults to 8.
 
     Examples:
         In a config (one dataloader over query then gallery):
@@ -137,8 +161,18 @@ class ReIDMetric(BaseMetric):
                  aqe_alpha: float = 3.0,
                  roc: bool = False,
                  roc_fprs: Sequence[float] = DEFAULT_FPRS,
-                 per_camera: Optional[str] = None) -> None:
+                 per_camera: Optional[str] = None,
+                 mode: str = 'auto',
+                 chunked_above: int = 200_000,
+                 gallery_chunk_size: Optional[int] = None,
+                 approx_topk: int = 100,
+                 approx_index: str = 'Flat',
+                 rerank_max_memory: Optional[float] = 8.0) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
+        self.large_scale = check_large_scale_args(mode, rerank, chunked_above,
+                                                  gallery_chunk_size,
+                                                  approx_topk, approx_index,
+                                                  rerank_max_memory)
         self.aqe = bool(aqe)
         self.aqe_k = check_positive_int(aqe_k, 'aqe_k')
         self.aqe_alpha = float(aqe_alpha)
@@ -253,6 +287,17 @@ class ReIDMetric(BaseMetric):
                                         self.aqe_k, self.aqe_alpha,
                                         self.chunk_size))
             normalized = True
+        mode = resolve_mode(self.large_scale, num_gallery)
+        if mode != 'full':
+            metrics = evaluate_large(self, mode, feats[:num_query],
+                                     feats[num_query:], pids[:num_query],
+                                     pids[num_query:], camids[:num_query],
+                                     camids[num_query:])
+            if self.roc or self.per_camera:
+                metrics.update(
+                    self._extra_metrics(feats, pids, camids, num_query,
+                                        normalized))
+            return metrics
         values = evaluate(
             feats[:num_query],
             feats[num_query:],
@@ -268,7 +313,8 @@ class ReIDMetric(BaseMetric):
             lambda_value=self.lambda_value,
             chunk_size=self.chunk_size,
             max_rank=self.max_rank,
-            normalized=normalized)
+            normalized=normalized,
+            rerank_max_memory=self.large_scale['rerank_max_memory'])
         num_skipped = values['num_queries'] - values['num_valid_queries']
         print_log(
             f'ReIDMetric: {num_query} queries, {num_gallery} gallery images'

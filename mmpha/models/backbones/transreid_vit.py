@@ -252,15 +252,18 @@ class TransReIDViT(VisionTransformer):
                 raise ValueError(
                     f'{name} are required: the backbone has SIE with '
                     f'camera_num={self.camera_num}, view_num={self.view_num}')
-            value = torch.as_tensor(value, device=device).long().reshape(-1)
+            value = torch.as_tensor(value).long().reshape(-1)
             if value.numel() != batch:
                 raise ValueError(f'{name} must hold one id per image '
                                  f'({batch}), got {value.numel()}')
-            if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            # Ids already on an accelerator are not range-checked here: it
+            # would synchronise the step (ReIDModel checks them on the host).
+            if value.device.type == 'cpu' and not (
+                    torch.jit.is_tracing() or torch.compiler.is_compiling()):
                 if bool(((value < 0) | (value >= num)).any()):
                     raise ValueError(f'{name} must be in [0, {num}), got '
                                      f'{value.unique().tolist()}')
-            ids[name] = value
+            ids[name] = value.to(device, non_blocking=True)
         if self.camera_num and self.view_num:
             return ids['cam_ids'] * self.view_num + ids['view_ids']
         return ids['cam_ids'] if self.camera_num else ids['view_ids']

@@ -125,15 +125,17 @@ def triplet_loss(feats: torch.Tensor,
 
     if reduction == 'none':
         return per_anchor
-    if not bool(valid.any()):
+    # The warning reads the labels on the host, so only when they are
+    # there: on a GPU it would synchronise the training step. The value
+    # needs no check (0 without valid anchors).
+    if labels.device.type == 'cpu' and not bool(valid.any()):
         warnings.warn(
             'triplet_loss: no anchor in the batch has both a positive and a '
             f'negative (labels {labels.tolist()}); the loss is 0. Sample the '
             'batch as P identities x K >= 2 images.')
-        return dist.sum() * 0.
     if reduction == 'sum':
         return per_anchor.sum()
-    return per_anchor.sum() / valid.sum()
+    return per_anchor.sum() / valid.sum().clamp(min=1)
 
 
 @MODELS.register_module()

@@ -258,10 +258,14 @@ class ReIDModel(BaseModel):
             if missing:
                 raise ValueError(f'data samples {missing} have no {field}, '
                                  'which the backbone SIE needs')
-            ids.append(
-                torch.tensor([s.get(field) for s in data_samples],
-                             dtype=torch.long,
-                             device=device))
+            # Built and range-checked on the host, then copied: checking
+            # them on the GPU would synchronise the training step.
+            value = torch.tensor([s.get(field) for s in data_samples],
+                                 dtype=torch.long)
+            if bool(((value < 0) | (value >= num)).any()):
+                raise ValueError(f'{field} must be in [0, {num}), got '
+                                 f'{value.unique().tolist()}')
+            ids.append(value.to(device, non_blocking=True))
         return ids[0], ids[1]
 
     def extract_backbone(self,

@@ -186,3 +186,34 @@ def test_invalid_shapes():
         re_ranking(torch.zeros(0, 3), torch.ones(3, 3))
     with pytest.raises(ValueError, match='gallery_feats must be a non-empty'):
         re_ranking(torch.zeros(2, 3), torch.ones(3))
+
+
+def test_rerank_memory_estimate_and_limit(monkeypatch):
+    from mmpha.evaluation.functional import (check_rerank_memory,
+                                             iter_re_ranking)
+    from mmpha.evaluation.functional import rerank as rerank_module
+    from mmpha.evaluation.functional import rerank_memory
+
+    # Hand count for 2 queries, 3 gallery images, 4-d, k1=1, k2=1, c=2.
+    terms = rerank_memory(2, 3, 4, k1=1, k2=1, chunk_size=2)
+    assert terms['features'] == 5 * 4 * 4
+    assert terms['distance_chunk'] == 2 * 2 * 5 * 4
+    assert terms['neighbours'] == 5 * 2 * 10
+    assert terms['sparse_vectors'] == 5 * 4 * 20
+    assert terms['total'] == sum(v for k, v in terms.items() if k != 'total')
+    # A million-image gallery is refused before anything is allocated.
+    with pytest.raises(
+            MemoryError,
+            match=r'1000000 gallery images .* '
+            r'would need about \d+\.\d GiB'):
+        check_rerank_memory(3368, 1_000_000, 768)
+    assert check_rerank_memory(3368, 1_000_000, 768, max_memory=None) > 2**33
+
+    def no_cat(*args, **kwargs):
+        raise AssertionError('allocated before checking the memory')
+
+    monkeypatch.setattr(rerank_module.torch, 'cat', no_cat)
+    with pytest.raises(MemoryError, match='more than the limit of 0.0 GiB'):
+        next(
+            iter_re_ranking(
+                torch.randn(2, 4), torch.randn(3, 4), max_memory=10))

@@ -308,8 +308,8 @@ def test_pha_config_builds_and_runs_a_loss_step(path):
 def test_reproduction_configs_have_the_released_settings(
         name, batch, camera_num, epochs):
     path, = [
-        p for p in PHA_CONFIGS
-        if osp.basename(p).startswith('pha_vit-base') and name in p
+        p for p in PHA_CONFIGS if osp.basename(p).startswith('pha_vit-base')
+        and p.endswith(f'_{name}-256x128.py')
     ]
     cfg = Config.fromfile(path)
     model = cfg.model
