@@ -13,6 +13,7 @@ import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import CheckpointLoader, Runner
 
@@ -238,6 +239,37 @@ class ReIDRunner(Runner):
         self._strict_load = option(strict_load, 'strict_load', True)
         self._resuming = False
         self._resume_differences: List[str] = []
+
+    @staticmethod
+    def build_dataloader(dataloader: Any,
+                         seed: Optional[int] = None,
+                         diff_rank_seed: bool = False) -> Any:
+        """MMEngine's loader build, with the base configs' prefetch kept
+        valid for ``num_workers=0``.
+
+        The ViT-B dataset bases set ``prefetch_factor``, which torch's
+        ``DataLoader`` refuses without worker processes. A config (or a
+        ``--cfg-options``) that sets ``num_workers=0`` then gets the loader
+        without prefetching, logged, instead of torch's error.
+
+        Args:
+            dataloader (dict | DataLoader): The loader or its config.
+            seed (int, optional): See ``Runner.build_dataloader``.
+            diff_rank_seed (bool): See ``Runner.build_dataloader``.
+
+        Returns:
+            DataLoader: The built loader.
+        """
+        if (isinstance(dataloader, dict)
+                and not dataloader.get('num_workers', 0)
+                and dataloader.get('prefetch_factor') is not None):
+            print_log(
+                f'num_workers=0: prefetch_factor='
+                f'{dataloader["prefetch_factor"]} is dropped (it needs '
+                'worker processes).',
+                logger='current')
+            dataloader = dict(dataloader, prefetch_factor=None)
+        return Runner.build_dataloader(dataloader, seed, diff_rank_seed)
 
     @staticmethod
     def _fill_auto_sizes(arguments: Dict[str, Any]) -> None:

@@ -330,3 +330,25 @@ def test_load_from_is_strict(tmp_path):
     with pytest.raises(CheckpointMismatchError, match='no key of'):
         load(foreign, strict_load=False)
     assert os.path.exists(ok)
+
+
+def _toy_loader_cfg(**kwargs):
+    return dict(
+        dataset=dict(type='_RunnerToyDataset'),
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        batch_size=4,
+        **kwargs)
+
+
+def test_prefetch_of_a_base_is_dropped_without_workers():
+    # The ViT-B dataset bases set prefetch_factor; num_workers=0 (a common
+    # debugging override) must still build, without prefetching.
+    loader = ReIDRunner.build_dataloader(
+        _toy_loader_cfg(num_workers=0, prefetch_factor=4), seed=0)
+    assert loader.num_workers == 0
+    assert loader.prefetch_factor is None
+    assert len(list(loader)) == ITERS_PER_EPOCH
+    # With workers the setting is kept as configured.
+    loader = ReIDRunner.build_dataloader(
+        _toy_loader_cfg(num_workers=1, prefetch_factor=3), seed=0)
+    assert loader.prefetch_factor == 3

@@ -23,13 +23,13 @@ __all__ = [
     'evaluate_vehicleid', 'vehicleid_split'
 ]
 
-# The ReIDMetric options of issue #16.
+# The ReIDMetric options: query expansion, ROC, per-camera breakdown.
 __all__ += [
     'PER_CAMERA', 'CameraBreakdown', 'evaluate_extras',
     'average_query_expansion', 'DEFAULT_FPRS', 'ROCAccumulator', 'check_fprs'
 ]
 
-# Evaluation at scale (issue #17).
+# Evaluation at scale: chunked and approximate ranking.
 __all__ += [
     'FeatureDistances', 'MatrixDistances', 'chunked_rank', 'chunked_topk',
     'evaluate_chunked', 'faiss_available', 'faiss_topk', 'topk_metrics',
