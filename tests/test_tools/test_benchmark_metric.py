@@ -67,3 +67,73 @@ def test_invalid_sizes_are_rejected(tool, capsys):
     with pytest.raises(SystemExit):
         tool.main(['--num-gallery', '0'])
     assert '--num-gallery must be >= 1, got 0' in capsys.readouterr().err
+
+
+_FAKE_FASTREID = '''
+import numpy as np
+
+CALLS = []
+
+
+def evaluate_cy(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
+    """fast-reid's return convention: CMC over the valid queries, per-query
+    AP and INP with 0 for the queries without a valid match."""
+    CALLS.append(distmat.shape)
+    num_q = distmat.shape[0]
+    order = np.argsort(distmat, axis=1, kind='stable')
+    all_ap, all_inp, cmcs = np.zeros(num_q), np.zeros(num_q), []
+    for q in range(num_q):
+        keep = ~((g_pids[order[q]] == q_pids[q]) &
+                 (g_camids[order[q]] == q_camids[q]))
+        hits = (g_pids[order[q]] == q_pids[q])[keep].astype(float)
+        if not hits.any():
+            continue
+        cum = hits.cumsum()
+        last = np.flatnonzero(hits)[-1]
+        all_inp[q] = cum[last] / (last + 1)
+        all_ap[q] = (cum / np.arange(1, len(hits) + 1) * hits).sum() / (
+            hits.sum())
+        cmcs.append(np.minimum(cum, 1)[:max_rank])
+    return np.mean(cmcs, axis=0), all_ap, all_inp
+'''
+
+
+def test_fastreid_comparison_times_and_checks_the_same_matrix(
+        tool, capsys, tmp_path, monkeypatch):
+    # A stand-in with fast-reid's return convention: the tool must time it
+    # on the benchmark's matrix, read its mAP / mINP over the valid queries
+    # only, and find it identical to ours.
+    (tmp_path / 'fake_rank_cy.py').write_text(_FAKE_FASTREID)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tool.main([
+        '--num-query', '40', '--num-gallery', '300', '--num-ids', '60',
+        '--num-cams', '3', '--repeat', '2', '--max-rank', '20',
+        '--fastreid', 'fake_rank_cy'
+    ])
+    text = capsys.readouterr().out
+    import fake_rank_cy
+    assert fake_rank_cy.CALLS == [(40, 300), (40, 300)]
+    fr = out['fastreid']
+    # With 60 ids over 300 images some queries have no valid match: a mean
+    # over all queries would differ from ours.
+    data = tool.make_rank_data(40, 300, 60, 3, 0)
+    no_match = [
+        not ((data['g_pids'] == p) & (data['g_camids'] != c)).any()
+        for p, c in zip(data['q_pids'], data['q_camids'])
+    ]
+    assert any(no_match)
+    ratio = re.search(r'^speed-up over fast-reid: ([0-9.]+)x$', text, re.M)
+    assert ratio is not None, text
+    assert float(ratio.group(1)) == pytest.approx(fr['ratio'], abs=0.05)
+    assert fr['diffs']['mAP'] < 1e-6 and fr['diffs']['mINP'] < 1e-6
+    assert fr['diffs']['CMC'] < 1e-6
+    assert fr['result']['mAP'] == pytest.approx(out['result']['mAP'])
+
+
+def test_fastreid_module_that_does_not_import_is_a_clear_error(tool):
+    with pytest.raises(SystemExit, match="--fastreid 'no_such_fastreid'"):
+        tool.main([
+            '--num-query', '5', '--num-gallery', '30', '--num-ids', '5',
+            '--repeat', '1', '--max-rank', '5', '--fastreid',
+            'no_such_fastreid'
+        ])

@@ -20,6 +20,7 @@ Example:
         --num-gallery 82161 --num-ids 3060 --num-cams 15  # MSMT17-sized
 """
 import argparse
+import importlib
 import time
 from typing import Optional, Sequence
 
@@ -87,6 +88,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=None,
         help='gallery images per chunk with --gallery (default: 2**24 '
         'distances per block)')
+    parser.add_argument(
+        '--fastreid',
+        metavar='MODULE',
+        default=None,
+        help='also time fast-reid\'s compiled evaluator on the same matrix: '
+        'the module holding its evaluate_cy, e.g. '
+        'fastreid.evaluation.rank_cylib.rank_cy (build it with fast-reid\'s '
+        'rank_cylib Makefile first)')
     args = parser.parse_args(argv)
     if args.gallery is not None and args.gallery < args.num_gallery:
         parser.error(f'--gallery must be >= --num-gallery '
@@ -135,6 +144,51 @@ def _reference(distmat: np.ndarray,
         mAP=float(np.mean(all_ap)),
         mINP=float(np.mean(all_inp)),
         CMC=all_cmc.sum(0) / len(all_ap))
+
+
+def _fastreid(module_name: str, data: dict, max_rank: int, repeat: int,
+              ours: dict, our_time: float) -> dict:
+    """Time fast-reid's ``evaluate_cy`` on ``data`` and compare with ours.
+
+    fast-reid's Market-1501 evaluator returns the CMC averaged over the valid
+    queries and per-query AP / INP arrays that hold 0 for the queries
+    without a valid match; its mAP and mINP are their sums over the valid
+    queries.
+    """
+    try:
+        module = importlib.import_module(module_name)
+        evaluate_cy = module.evaluate_cy
+    except (ImportError, AttributeError) as e:
+        raise SystemExit(f'error: --fastreid {module_name!r}: cannot import '
+                         f'its evaluate_cy ({e}); build fast-reid\'s '
+                         'rank_cylib and put it on PYTHONPATH') from None
+    args = (data['distmat'], data['q_pids'], data['g_pids'], data['q_camids'],
+            data['g_camids'])
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        cmc, all_ap, all_inp = evaluate_cy(*args, max_rank)[:3]
+        times.append(time.perf_counter() - start)
+    all_ap, all_inp = np.asarray(all_ap), np.asarray(all_inp)
+    valid = all_inp > 0  # INP of a valid query is > 0, else left at 0
+    theirs = dict(
+        mAP=float(all_ap[valid].sum() / valid.sum()),
+        mINP=float(all_inp[valid].sum() / valid.sum()),
+        CMC=np.asarray(cmc, dtype=np.float64))
+    best = min(times)
+    print(f'fast-reid evaluate_cy ({module_name}): {best:.3f} s '
+          f'(best of {repeat})')
+    print(f'speed-up over fast-reid: {best / our_time:.1f}x')
+    diffs = dict(
+        mAP=abs(theirs['mAP'] - float(ours['mAP'])),
+        mINP=abs(theirs['mINP'] - float(ours['mINP'])),
+        CMC=float(
+            np.abs(
+                theirs['CMC'] -
+                np.asarray(ours['CMC'], dtype=np.float64)[:len(cmc)]).max()))
+    for name, diff in diffs.items():
+        print(f'max abs diff to fast-reid {name}: {diff:.3e}')
+    return dict(time=best, ratio=best / our_time, diffs=diffs, result=theirs)
 
 
 def _large_gallery(args: argparse.Namespace) -> dict:
@@ -197,6 +251,9 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     result = out['result']
     print(f'mAP {result["mAP"]:.6f}, mINP {result["mINP"]:.6f}, '
           f'R1 {result["CMC"][0]:.6f}')
+    if args.fastreid:
+        out['fastreid'] = _fastreid(args.fastreid, data, args.max_rank,
+                                    args.repeat, result, out['time'])
     return out
 
 
