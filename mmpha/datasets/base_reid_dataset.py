@@ -184,7 +184,67 @@ def _check_id_set(value: Sequence[int], name: str) -> Tuple[int, ...]:
     return tuple(value)
 
 
-class BaseReIDDataset(BaseDataset):
+class GtLabelsMixin:
+    """The labels of a re-ID dataset, kept as an array next to the data.
+
+    A dataset class mixes this in before ``BaseDataset``, initialises it
+    with :meth:`_init_dataset` and calls :meth:`_set_labels` at the end of
+    ``load_data_list``; samplers then read the labels without decoding any
+    sample.
+    """
+
+    _gt_labels: np.ndarray
+
+    def _init_dataset(self, data_root: str,
+                      pipeline: Sequence[Union[dict, Callable]],
+                      test_mode: bool, lazy_init: bool, serialize_data: bool,
+                      max_refetch: int, metainfo: Optional[Mapping]) -> None:
+        """Initialise ``BaseDataset`` for data infos with full image paths.
+
+        There is no annotation file: ``load_data_list`` builds the data
+        infos, each with its full ``img_path``. The labels array is empty
+        until then.
+        """
+        self._gt_labels = np.zeros(0, dtype=np.int64)
+        super().__init__(  # type: ignore[call-arg]
+            ann_file='',
+            metainfo=metainfo,
+            data_root=data_root,
+            data_prefix=dict(img_path=''),
+            serialize_data=serialize_data,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch)
+
+    def _set_labels(self, data_list: List[dict]) -> None:
+        """Keep the ``gt_label`` of every data info of ``data_list``."""
+        self._gt_labels = np.array([d['gt_label'] for d in data_list],
+                                   dtype=np.int64)
+
+    def get_gt_labels(self) -> np.ndarray:
+        """Return the ``gt_label`` of every sample without decoding them.
+
+        Returns:
+            numpy.ndarray: ``(N, )`` int64 labels, N the dataset length.
+        """
+        if not self._fully_initialized:  # type: ignore[attr-defined]
+            self.full_init()  # type: ignore[attr-defined]
+        return self._gt_labels.copy()
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        """Return the identity of sample ``idx`` as a one-element list.
+
+        Args:
+            idx (int): Sample index.
+
+        Returns:
+            list[int]: ``[gt_label]``.
+        """
+        return [int(self.get_gt_labels()[idx])]
+
+
+class BaseReIDDataset(GtLabelsMixin, BaseDataset):
     """Base class of re-ID datasets: one split of query, gallery or train.
 
     A subclass reads its layout in :meth:`load_records`; this class filters
@@ -302,20 +362,12 @@ class BaseReIDDataset(BaseDataset):
         self.num_cameras = num_cameras
         self.view_base = view_base
         self.num_views = num_views
-        self._gt_labels = np.zeros(0, dtype=np.int64)
         self.pid_to_label: dict = {}
         if test_mode is None:
             test_mode = split != 'train'
-        super().__init__(
-            ann_file='',
-            metainfo=metainfo,
-            data_root=str(data_root),
-            data_prefix=dict(img_path=''),
-            serialize_data=serialize_data,
-            pipeline=list(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+        self._init_dataset(
+            str(data_root), pipeline, test_mode, lazy_init, serialize_data,
+            max_refetch, metainfo)
 
     @property
     def name(self) -> str:
@@ -418,8 +470,7 @@ class BaseReIDDataset(BaseDataset):
                     cam_id=cam_id,
                     view_id=view_id,
                     is_query=is_query))
-        self._gt_labels = np.array([d['gt_label'] for d in data_list],
-                                   dtype=np.int64)
+        self._set_labels(data_list)
         cams = max(d['cam_id'] for d in data_list) + 1
         views = max(d['view_id'] for d in data_list) + 1
         self._metainfo.update(
@@ -429,27 +480,6 @@ class BaseReIDDataset(BaseDataset):
             num_views=self.num_views or views,
             num_images=len(data_list))
         return data_list
-
-    def get_gt_labels(self) -> np.ndarray:
-        """Return the ``gt_label`` of every sample without decoding them.
-
-        Returns:
-            numpy.ndarray: ``(N, )`` int64 labels, N the dataset length.
-        """
-        if not self._fully_initialized:
-            self.full_init()
-        return self._gt_labels.copy()
-
-    def get_cat_ids(self, idx: int) -> List[int]:
-        """Return the identity of sample ``idx`` as a one-element list.
-
-        Args:
-            idx (int): Sample index.
-
-        Returns:
-            list[int]: ``[gt_label]``.
-        """
-        return [int(self.get_gt_labels()[idx])]
 
     def extra_repr(self) -> List[str]:
         """Return lines describing the split, used by ``__repr__``."""

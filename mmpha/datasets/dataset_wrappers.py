@@ -17,12 +17,11 @@ from collections import Counter
 from typing import (Callable, Dict, List, Mapping, Optional, Sequence, Tuple,
                     Union)
 
-import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from mmpha.registry import DATASETS
-from .base_reid_dataset import SPLITS
+from .base_reid_dataset import SPLITS, GtLabelsMixin
 
 #: Keys of a member's data info that the wrappers carry over.
 _KEPT_KEYS = ('img_path', 'gt_label', 'cam_id', 'view_id')
@@ -137,48 +136,32 @@ def read_infos(dataset: BaseDataset, where: str) -> List[dict]:
     return infos
 
 
-class ReIDWrapperBase(BaseDataset):
-    """What both wrappers share: the member configs, the labels array."""
+class ReIDWrapperBase(GtLabelsMixin, BaseDataset):
+    """What both wrappers share: the member configs, the labels array.
 
-    def __init__(self, pipeline: Sequence[Union[dict, Callable]], test_mode,
-                 lazy_init: bool, serialize_data: bool, max_refetch: int,
-                 metainfo: Optional[Mapping]) -> None:
-        self._gt_labels = np.zeros(0, dtype=np.int64)
-        super().__init__(
-            ann_file='',
-            metainfo=metainfo,
-            data_root='',
-            data_prefix=dict(img_path=''),
-            serialize_data=serialize_data,
-            pipeline=list(pipeline),
-            test_mode=test_mode,
-            lazy_init=lazy_init,
-            max_refetch=max_refetch)
+    Args:
+        pipeline (Sequence[dict | Callable]): Transforms of every sample.
+            Defaults to ``()``.
+        test_mode (bool): mmengine's test mode. Defaults to False.
+        lazy_init (bool): Defer building the members until ``full_init()``.
+            Defaults to False.
+        serialize_data (bool): Keep the data list as one numpy buffer.
+            Defaults to True.
+        max_refetch (int): Re-fetch attempts of a failed sample. Defaults to
+            1000.
+        metainfo (Mapping, optional): Extra meta information. Defaults to
+            None.
+    """
 
-    def _set_labels(self, data_list: List[dict]) -> None:
-        self._gt_labels = np.array([d['gt_label'] for d in data_list],
-                                   dtype=np.int64)
-
-    def get_gt_labels(self) -> np.ndarray:
-        """Return the ``gt_label`` of every sample without decoding them.
-
-        Returns:
-            numpy.ndarray: ``(N, )`` int64 labels, N the dataset length.
-        """
-        if not self._fully_initialized:
-            self.full_init()
-        return self._gt_labels.copy()
-
-    def get_cat_ids(self, idx: int) -> List[int]:
-        """Return the identity of sample ``idx`` as a one-element list.
-
-        Args:
-            idx (int): Sample index.
-
-        Returns:
-            list[int]: ``[gt_label]``.
-        """
-        return [int(self.get_gt_labels()[idx])]
+    def __init__(self,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 test_mode: bool = False,
+                 lazy_init: bool = False,
+                 serialize_data: bool = True,
+                 max_refetch: int = 1000,
+                 metainfo: Optional[Mapping] = None) -> None:
+        self._init_dataset('', pipeline, test_mode, lazy_init, serialize_data,
+                           max_refetch, metainfo)
 
 
 @DATASETS.register_module()
@@ -217,29 +200,16 @@ class CombinedReIDDataset(ReIDWrapperBase):
         names (Sequence[str], optional): A name per member for the logs
             and meta information. None uses the lower-case type names,
             numbered when repeated. Defaults to None.
-        pipeline (Sequence[dict | Callable]): Transforms of every sample.
-            Defaults to ``()``.
-        test_mode (bool): mmengine's test mode. Defaults to False.
-        lazy_init (bool): Defer building the members until ``full_init()``.
-            Defaults to False.
-        serialize_data (bool): Keep the data list as one numpy buffer.
-            Defaults to True.
-        max_refetch (int): Re-fetch attempts of a failed sample. Defaults to
-            1000.
-        metainfo (Mapping, optional): Extra meta information. Defaults to
-            None.
+        **kwargs: ``pipeline``, ``test_mode``, ``lazy_init``,
+            ``serialize_data``, ``max_refetch``, ``metainfo`` of
+            :class:`ReIDWrapperBase`.
     """
 
     def __init__(self,
                  datasets: Sequence[dict],
                  combine_all: Union[bool, Sequence[bool]] = False,
                  names: Optional[Sequence[str]] = None,
-                 pipeline: Sequence[Union[dict, Callable]] = (),
-                 test_mode: bool = False,
-                 lazy_init: bool = False,
-                 serialize_data: bool = True,
-                 max_refetch: int = 1000,
-                 metainfo: Optional[Mapping] = None) -> None:
+                 **kwargs) -> None:
         if isinstance(datasets, (str, Mapping)) or not isinstance(
                 datasets, Sequence) or not datasets:
             raise TypeError('datasets must be a non-empty list of dataset '
@@ -261,8 +231,7 @@ class CombinedReIDDataset(ReIDWrapperBase):
                     f'({len(self.dataset_cfgs)}), got {combine_all!r}.')
         self.combine_all = flags
         self.names = unique_names(self.dataset_cfgs, names)
-        super().__init__(pipeline, test_mode, lazy_init, serialize_data,
-                         max_refetch, metainfo)
+        super().__init__(**kwargs)
 
     def _load_member(self, index: int) -> Tuple[List[dict], dict]:
         """Read one member: its samples, labelled from 0, and statistics."""

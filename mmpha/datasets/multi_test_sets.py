@@ -1,6 +1,6 @@
 """Several test sets (query + gallery pairs) in one evaluation loader."""
 import copy
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Union
 
 from mmengine.logging import print_log
 
@@ -42,28 +42,18 @@ class ReIDTestSets(ReIDWrapperBase):
             :class:`~mmpha.datasets.CombinedReIDDataset` of the same
             datasets in the same order; a dict gives the shift of each named
             test set (others 0). None shifts nothing. Defaults to None.
-        pipeline (Sequence[dict | Callable]): Transforms of every sample.
-            Defaults to ``()``.
         test_mode (bool): mmengine's test mode. Defaults to True.
-        lazy_init (bool): Defer building the sets until ``full_init()``.
-            Defaults to False.
-        serialize_data (bool): Keep the data list as one numpy buffer.
-            Defaults to True.
-        max_refetch (int): Re-fetch attempts of a failed sample. Defaults to
-            1000.
-        metainfo (Mapping, optional): Extra meta information. Defaults to
-            None.
+        **kwargs: ``pipeline``, ``lazy_init`` (defer building the sets until
+            ``full_init()``), ``serialize_data``, ``max_refetch``,
+            ``metainfo`` of
+            :class:`~mmpha.datasets.dataset_wrappers.ReIDWrapperBase`.
     """
 
     def __init__(self,
                  test_sets: Mapping[str, dict],
                  cam_offsets: Union[None, str, Mapping[str, int]] = None,
-                 pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = True,
-                 lazy_init: bool = False,
-                 serialize_data: bool = True,
-                 max_refetch: int = 1000,
-                 metainfo: Optional[Mapping] = None) -> None:
+                 **kwargs) -> None:
         if not isinstance(test_sets, Mapping) or not test_sets:
             raise TypeError('test_sets must be a non-empty dict of test set '
                             'name -> dataset config, got '
@@ -105,8 +95,7 @@ class ReIDTestSets(ReIDWrapperBase):
             raise ValueError('cam_offsets must be None, "cumulative" or a '
                              f'dict of name -> int, got {cam_offsets!r}.')
         self.cam_offsets = cam_offsets
-        super().__init__(pipeline, test_mode, lazy_init, serialize_data,
-                         max_refetch, metainfo)
+        super().__init__(test_mode=test_mode, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         """Build the query and gallery split of every test set.

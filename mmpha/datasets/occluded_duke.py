@@ -1,6 +1,6 @@
 """Occluded-Duke (Miao et al., ICCV 2019): DukeMTMC-reID with occluded
 queries."""
-from typing import List, Optional
+from typing import Optional
 
 from mmpha.registry import DATASETS
 from .base_reid_dataset import SplitType
@@ -33,11 +33,9 @@ class OccludedDuke(PublishedStatsMixin, DukeMTMC):
     loaded; the log says which split differs and how.
 
     Args:
-        data_root (str): The folder holding the three split folders.
-        split (str): ``'train'``, ``'query'`` or ``'gallery'``. Defaults to
-            ``'train'``.
-        num_cameras (int, optional): Overrides the 8 cameras of the layout.
-            Defaults to 8.
+        data_root (str): As for :class:`DukeMTMC` (or the folder holding
+            the archive's ``Occluded_Duke/``); ``split`` and ``num_cameras``
+            too.
         check_stats (str): ``'warn'`` logs a warning when a split differs
             from the published numbers, ``'error'`` raises ``ValueError``,
             ``'off'`` skips the check. Defaults to ``'warn'``.
@@ -70,13 +68,3 @@ class OccludedDuke(PublishedStatsMixin, DukeMTMC):
             split=split,
             num_cameras=num_cameras,
             **kwargs)
-
-    def load_data_list(self) -> List[dict]:
-        """Load the split, then compare it with the published numbers.
-
-        Returns:
-            list[dict]: The data infos.
-        """
-        data_list = super().load_data_list()
-        self.check_published()
-        return data_list

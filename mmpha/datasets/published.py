@@ -8,7 +8,7 @@ warning by default, an error with ``check_stats='error'``.
 """
 import logging
 import os.path as osp
-from typing import Dict, Literal, NamedTuple, Optional, Tuple
+from typing import Dict, List, Literal, NamedTuple, Optional, Tuple
 
 from mmengine.logging import print_log
 
@@ -77,14 +77,25 @@ class PublishedStatsMixin:
 
     A dataset class that mixes this in sets :attr:`PUBLISHED` (split name
     to :class:`SplitStats`), :attr:`PUBLISHED_NAME` (the benchmark's name,
-    for messages) and ``self.check_stats``; its ``load_data_list`` calls
-    :meth:`check_published` once ``metainfo`` holds ``num_classes`` and
-    ``num_images``.
+    for messages) and ``self.check_stats``, and lists the mixin before its
+    dataset base class: :meth:`load_data_list` loads the split with that
+    class, then calls :meth:`check_published` once ``metainfo`` holds
+    ``num_classes`` and ``num_images``.
     """
 
     PUBLISHED: Dict[str, SplitStats] = {}
     PUBLISHED_NAME: str = ''
     check_stats: str = 'warn'
+
+    def load_data_list(self) -> List[dict]:
+        """Load the split, then compare it with the published numbers.
+
+        Returns:
+            list[dict]: The data infos.
+        """
+        data_list = super().load_data_list()  # type: ignore[misc]
+        self.check_published()
+        return data_list
 
     def published_key(self) -> str:
         """Return the key of :attr:`PUBLISHED` of this split.

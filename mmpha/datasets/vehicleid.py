@@ -160,16 +160,6 @@ class VehicleID(PublishedStatsMixin, BaseReIDDataset):
                         f'{list_file}:{lineno} ({fields[0]})'))
         return records
 
-    def load_data_list(self) -> List[dict]:
-        """Load the split, then compare its ids with the published ones.
-
-        Returns:
-            list[dict]: The data infos.
-        """
-        data_list = super().load_data_list()
-        self.check_published()
-        return data_list
-
     def extra_repr(self) -> List[str]:
         """Return lines describing the split."""
         return super().extra_repr() + [

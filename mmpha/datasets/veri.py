@@ -8,7 +8,7 @@ from mmengine.logging import print_log
 
 from mmpha.registry import DATASETS
 from .base_reid_dataset import RawRecord, SplitType, check_file
-from .custom import MARKET_PATTERN, ReIDFolderDataset, _decode_line
+from .custom import ReIDFolderDataset, _decode_line
 from .published import (CheckStats, PublishedStatsMixin, SplitStats,
                         check_stats_mode, find_archive_root)
 
@@ -195,14 +195,9 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
             data_root=data_root,
             split=split,
             split_dirs=VERI_SPLIT_DIRS,
-            pattern=MARKET_PATTERN,
             suffixes=('.jpg', ),
-            cam_base=1,
             num_cameras=num_cameras,
-            view_base=0,
             num_views=num_views if self.view_file is not None else 1,
-            junk_pids=(-1, ),
-            distractor_pids=(),
             pid_range=(0, 776),
             **kwargs)
 
@@ -293,16 +288,6 @@ class VeRi776(PublishedStatsMixin, ReIDFolderDataset):
                 'without a view label (missing_view="skip").',
                 logger='current')
         return records_out
-
-    def load_data_list(self) -> List[dict]:
-        """Load the split, then compare it with the published numbers.
-
-        Returns:
-            list[dict]: The data infos.
-        """
-        data_list = super().load_data_list()
-        self.check_published()
-        return data_list
 
     def extra_repr(self) -> List[str]:
         """Return lines describing the split."""
