@@ -312,15 +312,15 @@ def prepare_feature_inputs(query_feats: Tensor, gallery_feats: Tensor,
     cameras, gallery ids, gallery cameras.
 
     Args:
-        query_feats (Tensor): ``(Q, D)`` query features.
-        gallery_feats (Tensor): ``(G, D)`` gallery features.
-        q_pids (numpy.ndarray | Tensor): ``(Q, )`` integer query ids.
-        g_pids (numpy.ndarray | Tensor): ``(G, )`` integer gallery ids.
-        q_camids (numpy.ndarray | Tensor): ``(Q, )`` query cameras.
-        g_camids (numpy.ndarray | Tensor): ``(G, )`` gallery cameras.
-        dist_metric (str): ``'euclidean'`` or ``'cosine'``.
-        norm_feat (bool): L2-normalise the features.
-        normalized (bool): The features already have unit L2 norm.
+        query_feats (Tensor): ``(Q, D)``.
+        gallery_feats (Tensor): ``(G, D)``.
+        q_pids (ArrayLike): ``(Q, )`` ids.
+        g_pids (ArrayLike): ``(G, )`` ids.
+        q_camids (ArrayLike): ``(Q, )`` cameras.
+        g_camids (ArrayLike): ``(G, )`` cameras.
+        dist_metric (str): As for :func:`evaluate`, like the two below.
+        norm_feat (bool): L2-normalise.
+        normalized (bool): Already of unit norm.
 
     Returns:
         tuple: ``(query_feats, gallery_feats, q_pids, g_pids, q_camids,

@@ -319,16 +319,11 @@ class ReIDMetric(BaseMetric):
     def _protocol_options(self, normalized: bool) -> dict:
         """The keyword arguments of :func:`evaluate` (and of
         :func:`evaluate_extras`) set by this metric."""
-        return dict(
-            dist_metric=self.dist_metric,
-            norm_feat=self.norm_feat,
-            rerank=self.rerank,
-            k1=self.k1,
-            k2=self.k2,
-            lambda_value=self.lambda_value,
-            chunk_size=self.chunk_size,
-            max_rank=self.max_rank,
-            normalized=normalized)
+        names = ('dist_metric', 'norm_feat', 'rerank', 'k1', 'k2',
+                 'lambda_value', 'chunk_size', 'max_rank')
+        options = {name: getattr(self, name) for name in names}
+        options['normalized'] = normalized
+        return options
 
     def _extra_metrics(self, feats: Tensor, pids: Tensor, camids: Tensor,
                        num_query: int, normalized: bool) -> Dict[str, float]:

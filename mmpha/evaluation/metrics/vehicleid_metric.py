@@ -90,7 +90,7 @@ class VehicleIDMetric(BaseMetric):
         """Keep the feature and id of every sample.
 
         Args:
-            data_batch (object): The batch from the dataloader (unused).
+            data_batch (object): Unused.
             data_samples (Sequence[dict | BaseDataElement]): Outputs of the
                 model with ``pred_feature`` (``(D, )`` tensor) and
                 ``gt_label``.
