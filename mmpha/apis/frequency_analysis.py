@@ -219,17 +219,18 @@ def frequency_similarity_curves(config: Union[str, Config],
             random initialisation.
         labels (Sequence[str], optional): Curve names, one per checkpoint.
             Defaults to None (the file names).
-        num_images (int): Query images used. Defaults to 64.
-        batch_size (int): Images per forward pass. Defaults to 16.
-        device (str): Device. Defaults to ``'cpu'``.
-        cfg_options (dict, optional): Config overrides. Defaults to None.
-        neck_options (dict, optional): ``PHANeck`` arguments that replace
-            the defaults (e.g. ``keep_ratio``). Defaults to None.
-        progress (bool): Show progress bars. Defaults to True.
+        num_images (int): As for :func:`compare_frequency_similarity`, like
+            the arguments below. Defaults to 64.
+        batch_size (int): Defaults to 16.
+        device (str): Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Overrides of the config. Defaults to
+            None.
+        neck_options (dict, optional): Defaults to None.
+        progress (bool): Defaults to True.
 
     Returns:
-        dict[str, Tensor]: Label to the ``(L, )`` mean similarity per layer,
-        in checkpoint order.
+        dict[str, Tensor]: Checkpoint label to its ``(L, )`` curve (mean
+        similarity per layer), in checkpoint order.
     """
     if not checkpoints:
         raise ValueError('checkpoints is empty: give at least one')

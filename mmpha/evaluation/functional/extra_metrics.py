@@ -19,11 +19,11 @@ queries per chunk, ``D`` feature width.
 from typing import Dict, Literal, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .fast_ranking import RankAccumulator
-from .ranking import ArrayLike, _to_ids, iter_distances
+from .ranking import (ArrayLike, feed_chunks, iter_distances,
+                      prepare_feature_inputs)
 from .roc import DEFAULT_FPRS, ROCAccumulator, check_fprs
 
 PerCamera = Literal['query', 'pair']
@@ -146,17 +146,10 @@ def evaluate_extras(query_feats: Tensor,
         ``per_camera`` (``{camera or (query camera, gallery camera):
         summary dict}``) if ``per_camera`` is given.
     """
-    query_feats, gallery_feats = query_feats.float(), gallery_feats.float()
-    if (norm_feat or dist_metric == 'cosine') and not normalized:
-        query_feats = F.normalize(query_feats, dim=1)
-        gallery_feats = F.normalize(gallery_feats, dim=1)
-        normalized = True
-    device = query_feats.device
-    num_query, num_gallery = query_feats.shape[0], gallery_feats.shape[0]
-    q_pids = _to_ids(q_pids, 'q_pids', num_query, device)
-    q_camids = _to_ids(q_camids, 'q_camids', num_query, device)
-    g_pids = _to_ids(g_pids, 'g_pids', num_gallery, device)
-    g_camids = _to_ids(g_camids, 'g_camids', num_gallery, device)
+    (query_feats, gallery_feats, q_pids, g_pids, q_camids, g_camids,
+     normalized) = prepare_feature_inputs(query_feats, gallery_feats, q_pids,
+                                          g_pids, q_camids, g_camids,
+                                          dist_metric, norm_feat, normalized)
     accs = {}
     if roc_fprs is not None:
         accs['roc'] = ROCAccumulator(q_pids, g_pids, g_camids, roc_fprs)
@@ -165,12 +158,9 @@ def evaluate_extras(query_feats: Tensor,
                                              max_rank)
     if not accs:
         return {}
-    start = 0
-    for dist in iter_distances(query_feats, gallery_feats, dist_metric,
-                               chunk_size, rerank, k1, k2, lambda_value,
-                               normalized):
-        stop = start + dist.shape[0]
-        for acc in accs.values():
-            acc.update(dist, q_pids[start:stop], q_camids[start:stop])
-        start = stop
+    feed_chunks(
+        accs.values(),
+        iter_distances(query_feats, gallery_feats, dist_metric, chunk_size,
+                       rerank, k1, k2, lambda_value, normalized), q_pids,
+        q_camids)
     return {name: acc.result() for name, acc in accs.items()}

@@ -391,22 +391,28 @@ def evaluate_chunked(query_feats: Tensor,
         dist_metric (str): ``'euclidean'`` or ``'cosine'``. Defaults to
             ``'euclidean'``.
         norm_feat (bool): L2-normalise the features. Defaults to True.
-        max_rank (int): Length of the CMC curve. Defaults to 50.
-        query_chunk (int): C. Defaults to 256.
-        gallery_chunk (int, optional): B. Defaults to None
-            (:data:`BLOCK_ELEMENTS` ``// C``).
+        max_rank (int): As for :func:`chunked_rank`, like the two chunk
+            sizes. Defaults to 50.
+        query_chunk (int): Queries per block. Defaults to 256.
+        gallery_chunk (int, optional): Gallery images per block. Defaults
+            to None.
 
     Returns:
-        dict: As :func:`~mmpha.evaluation.functional.evaluate_rank`.
+        dict: What :func:`chunked_rank` returns.
 
     Examples:
+        The numbers of ``evaluate``, one gallery image per block:
+
         >>> import torch
-        >>> out = evaluate_chunked(torch.tensor([[1., 0.]]),
-        ...                        torch.tensor([[1., 0.1], [0., 1.]]),
-        ...                        q_pids=[7], g_pids=[7, 8], q_camids=[0],
-        ...                        g_camids=[1, 1], max_rank=2)
-        >>> out['mAP'], out['CMC'].tolist()
-        (1.0, [1.0, 1.0])
+        >>> from mmpha.evaluation.functional import evaluate
+        >>> q = torch.tensor([[1., 0.]])
+        >>> g = torch.tensor([[1., .1], [0., 1.]])
+        >>> ids = dict(q_pids=[7], g_pids=[7, 8], q_camids=[0],
+        ...            g_camids=[1, 1])
+        >>> out = evaluate_chunked(q, g, **ids, max_rank=2, gallery_chunk=1)
+        >>> ref = evaluate(q, g, **ids, max_rank=2)
+        >>> out['mAP'] == ref['mAP'], bool((out['CMC'] == ref['CMC']).all())
+        (True, True)
     """
     dists = FeatureDistances(query_feats, gallery_feats, dist_metric,
                              norm_feat)

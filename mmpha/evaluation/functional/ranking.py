@@ -21,7 +21,7 @@ memory-bounded chunks; :func:`evaluate` starts from features.
 
 Symbols: ``Q`` queries, ``G`` gallery images, ``D`` feature width.
 """
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Iterable, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -272,6 +272,76 @@ def iter_distances(query_feats: Tensor,
             normalized=True)
 
 
+def feed_chunks(accs: Iterable, distances: Iterable[Tensor], q_pids: Tensor,
+                q_camids: Tensor) -> None:
+    """Give every chunk of query rows to every accumulator.
+
+    Args:
+        accs (Iterable): Objects with ``update(dist, q_pids, q_camids)``
+            (e.g. :class:`~mmpha.evaluation.functional.RankAccumulator`).
+        distances (Iterable[Tensor]): ``(C, G)`` distance chunks of
+            consecutive queries, in query order (see
+            :func:`iter_distances`).
+        q_pids (Tensor): ``(Q, )`` int64 query ids.
+        q_camids (Tensor): ``(Q, )`` int64 query cameras.
+    """
+    accs = list(accs)
+    start = 0
+    for dist in distances:
+        stop = start + dist.shape[0]
+        for acc in accs:
+            acc.update(dist, q_pids[start:stop], q_camids[start:stop])
+        start = stop
+
+
+FeatureInputs = Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, bool]
+
+
+def prepare_feature_inputs(query_feats: Tensor, gallery_feats: Tensor,
+                           q_pids: ArrayLike, g_pids: ArrayLike,
+                           q_camids: ArrayLike, g_camids: ArrayLike,
+                           dist_metric: str, norm_feat: bool,
+                           normalized: bool) -> FeatureInputs:
+    """Normalise the features and check the ids of a feature protocol.
+
+    Shared by :func:`evaluate` and
+    :func:`~mmpha.evaluation.functional.extra_metrics.evaluate_extras`:
+    the features become float32 and, with ``norm_feat`` or ``'cosine'``
+    (unless already ``normalized``), unit-L2; the ids become int64 tensors
+    on the features' device, checked in the order query ids, query
+    cameras, gallery ids, gallery cameras.
+
+    Args:
+        query_feats (Tensor): ``(Q, D)``.
+        gallery_feats (Tensor): ``(G, D)``.
+        q_pids (ArrayLike): ``(Q, )`` ids.
+        g_pids (ArrayLike): ``(G, )`` ids.
+        q_camids (ArrayLike): ``(Q, )`` cameras.
+        g_camids (ArrayLike): ``(G, )`` cameras.
+        dist_metric (str): As for :func:`evaluate`, like the two below.
+        norm_feat (bool): L2-normalise.
+        normalized (bool): Already of unit norm.
+
+    Returns:
+        tuple: ``(query_feats, gallery_feats, q_pids, g_pids, q_camids,
+        g_camids, normalized)``, ``normalized`` True once the features
+        have unit norm.
+    """
+    query_feats, gallery_feats = query_feats.float(), gallery_feats.float()
+    if (norm_feat or dist_metric == 'cosine') and not normalized:
+        query_feats = F.normalize(query_feats, dim=1)
+        gallery_feats = F.normalize(gallery_feats, dim=1)
+        normalized = True
+    device = query_feats.device
+    num_query, num_gallery = query_feats.shape[0], gallery_feats.shape[0]
+    q_pids = _to_ids(q_pids, 'q_pids', num_query, device)
+    q_camids = _to_ids(q_camids, 'q_camids', num_query, device)
+    g_pids = _to_ids(g_pids, 'g_pids', num_gallery, device)
+    g_camids = _to_ids(g_camids, 'g_camids', num_gallery, device)
+    return (query_feats, gallery_feats, q_pids, g_pids, q_camids, g_camids,
+            normalized)
+
+
 def evaluate(query_feats: Tensor,
              gallery_feats: Tensor,
              q_pids: ArrayLike,
@@ -345,23 +415,14 @@ def evaluate(query_feats: Tensor,
         query_feats,
         gallery_feats, ('query_feats', 'gallery_feats'),
         allow_empty=False)
-    query_feats, gallery_feats = query_feats.float(), gallery_feats.float()
-    if (norm_feat or dist_metric == 'cosine') and not normalized:
-        query_feats = F.normalize(query_feats, dim=1)
-        gallery_feats = F.normalize(gallery_feats, dim=1)
-        normalized = True
-    device = query_feats.device
-    num_query, num_gallery = query_feats.shape[0], gallery_feats.shape[0]
-    q_pids = _to_ids(q_pids, 'q_pids', num_query, device)
-    q_camids = _to_ids(q_camids, 'q_camids', num_query, device)
-    acc = RankAccumulator(
-        _to_ids(g_pids, 'g_pids', num_gallery, device),
-        _to_ids(g_camids, 'g_camids', num_gallery, device), max_rank)
-    start = 0
-    for dist in iter_distances(query_feats, gallery_feats, dist_metric,
+    (query_feats, gallery_feats, q_pids, g_pids, q_camids, g_camids,
+     normalized) = prepare_feature_inputs(query_feats, gallery_feats, q_pids,
+                                          g_pids, q_camids, g_camids,
+                                          dist_metric, norm_feat, normalized)
+    acc = RankAccumulator(g_pids, g_camids, max_rank)
+    feed_chunks([acc],
+                iter_distances(query_feats, gallery_feats, dist_metric,
                                chunk_size, rerank, k1, k2, lambda_value,
-                               normalized, rerank_max_memory):
-        stop = start + dist.shape[0]
-        acc.update(dist, q_pids[start:stop], q_camids[start:stop])
-        start = stop
+                               normalized, rerank_max_memory), q_pids,
+                q_camids)
     return acc.result()

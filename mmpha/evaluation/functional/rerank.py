@@ -95,12 +95,13 @@ def check_rerank_memory(num_query: int,
     """Raise before re-ranking whose estimated memory exceeds a limit.
 
     Args:
-        num_query (int): Q.
+        num_query (int): Q, as for :func:`rerank_memory` (like the
+            arguments up to ``chunk_size``).
         num_gallery (int): G.
         dim (int): D.
-        k1 (int): Re-ranking neighbourhood size. Defaults to 20.
-        k2 (int): Query-expansion size. Defaults to 6.
-        chunk_size (int): Rows processed at once. Defaults to 256.
+        k1 (int): Defaults to 20.
+        k2 (int): Defaults to 6.
+        chunk_size (int): Defaults to 256.
         max_memory (float, optional): Limit in bytes; None disables the
             check. Defaults to :data:`DEFAULT_MAX_MEMORY` (8 GiB).
 

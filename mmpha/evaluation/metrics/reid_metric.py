@@ -26,6 +26,7 @@ from ..functional.query_expansion import average_query_expansion
 from ..functional.roc import DEFAULT_FPRS, check_fprs
 from ._large_scale_mode import (check_large_scale_args, evaluate_large,
                                 resolve_mode)
+from ._samples import check_feature_widths, read_sample
 
 _METRIC_NAMES = ('mAP', 'CMC', 'mINP')
 
@@ -221,24 +222,12 @@ class ReIDMetric(BaseMetric):
                 ``is_query`` (bool).
         """
         for sample in data_samples:
-            if isinstance(sample, BaseDataElement):
-                sample = sample.to_dict()
-            missing = [
-                key
-                for key in ('pred_feature', 'gt_label', 'cam_id', 'is_query')
-                if key not in sample
-            ]
-            if missing:
-                raise KeyError(f'ReIDMetric needs pred_feature, gt_label, '
-                               f'cam_id and is_query in every data sample; '
-                               f'{missing} missing (got {sorted(sample)}).')
-            feature = torch.as_tensor(sample['pred_feature'])
-            if feature.dim() != 1:
-                raise ValueError('pred_feature must have shape (D,), got '
-                                 f'{tuple(feature.shape)}.')
+            sample, feature = read_sample(sample, ('pred_feature', 'gt_label',
+                                                   'cam_id', 'is_query'),
+                                          'ReIDMetric')
             self.results.append(
                 dict(
-                    feature=feature.detach().float().cpu(),
+                    feature=feature,
                     pid=_scalar_int(sample['gt_label'], 'gt_label'),
                     camid=_scalar_int(sample['cam_id'], 'cam_id'),
                     is_query=bool(sample['is_query'])))
@@ -265,10 +254,7 @@ class ReIDMetric(BaseMetric):
                 f'ReIDMetric needs query and gallery images, got {num_query} '
                 f'queries and {num_gallery} gallery images. Set is_query on '
                 'the samples (True for the query split).')
-        widths = {r['feature'].numel() for r in results}
-        if len(widths) != 1:
-            raise ValueError(f'All features must have the same width, got '
-                             f'widths {sorted(widths)}.')
+        check_feature_widths(results)
         # Queries first, each split in dataset order (the gallery order
         # breaks distance ties), stacked once: no further copies.
         ordered = ([r for r in results if r['is_query']] +
@@ -305,16 +291,8 @@ class ReIDMetric(BaseMetric):
             pids[num_query:],
             camids[:num_query],
             camids[num_query:],
-            dist_metric=self.dist_metric,
-            norm_feat=self.norm_feat,
-            rerank=self.rerank,
-            k1=self.k1,
-            k2=self.k2,
-            lambda_value=self.lambda_value,
-            chunk_size=self.chunk_size,
-            max_rank=self.max_rank,
-            normalized=normalized,
-            rerank_max_memory=self.large_scale['rerank_max_memory'])
+            rerank_max_memory=self.large_scale['rerank_max_memory'],
+            **self._protocol_options(normalized))
         num_skipped = values['num_queries'] - values['num_valid_queries']
         print_log(
             f'ReIDMetric: {num_query} queries, {num_gallery} gallery images'
@@ -338,6 +316,15 @@ class ReIDMetric(BaseMetric):
                                     normalized))
         return metrics
 
+    def _protocol_options(self, normalized: bool) -> dict:
+        """The keyword arguments of :func:`evaluate` (and of
+        :func:`evaluate_extras`) set by this metric."""
+        names = ('dist_metric', 'norm_feat', 'rerank', 'k1', 'k2',
+                 'lambda_value', 'chunk_size', 'max_rank')
+        options = {name: getattr(self, name) for name in names}
+        options['normalized'] = normalized
+        return options
+
     def _extra_metrics(self, feats: Tensor, pids: Tensor, camids: Tensor,
                        num_query: int, normalized: bool) -> Dict[str, float]:
         """The ROC and per-camera values, in percent."""
@@ -351,15 +338,7 @@ class ReIDMetric(BaseMetric):
             camids[g],
             roc_fprs=self.roc_fprs if self.roc else None,
             per_camera=self.per_camera,
-            dist_metric=self.dist_metric,
-            norm_feat=self.norm_feat,
-            rerank=self.rerank,
-            k1=self.k1,
-            k2=self.k2,
-            lambda_value=self.lambda_value,
-            chunk_size=self.chunk_size,
-            max_rank=self.max_rank,
-            normalized=normalized)
+            **self._protocol_options(normalized))
         metrics: Dict[str, float] = {}
         for fpr, tpr in extras.get('roc', {}).items():
             metrics[f'TPR@FPR={fpr:.0e}'] = tpr * 100

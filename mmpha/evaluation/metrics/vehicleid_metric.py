@@ -20,6 +20,7 @@ from mmpha.registry import METRICS
 from mmpha.utils import (DistMetric, check_dist_metric, check_int,
                          check_positive_int)
 from ..functional.vehicleid_protocol import evaluate_vehicleid
+from ._samples import check_feature_widths, read_sample
 from .reid_metric import _scalar_int
 
 
@@ -89,28 +90,17 @@ class VehicleIDMetric(BaseMetric):
         """Keep the feature and id of every sample.
 
         Args:
-            data_batch (object): The batch from the dataloader (unused).
+            data_batch (object): Unused.
             data_samples (Sequence[dict | BaseDataElement]): Outputs of the
                 model with ``pred_feature`` (``(D, )`` tensor) and
                 ``gt_label``.
         """
         for sample in data_samples:
-            if isinstance(sample, BaseDataElement):
-                sample = sample.to_dict()
-            missing = [
-                k for k in ('pred_feature', 'gt_label') if k not in sample
-            ]
-            if missing:
-                raise KeyError(f'VehicleIDMetric needs pred_feature and '
-                               f'gt_label in every data sample; {missing} '
-                               f'missing (got {sorted(sample)}).')
-            feature = torch.as_tensor(sample['pred_feature'])
-            if feature.dim() != 1:
-                raise ValueError('pred_feature must have shape (D,), got '
-                                 f'{tuple(feature.shape)}.')
+            sample, feature = read_sample(sample, ('pred_feature', 'gt_label'),
+                                          'VehicleIDMetric')
             self.results.append(
                 dict(
-                    feature=feature.detach().float().cpu(),
+                    feature=feature,
                     pid=_scalar_int(sample['gt_label'], 'gt_label')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -124,10 +114,7 @@ class VehicleIDMetric(BaseMetric):
             dict[str, float]: ``mAP``, ``R{k}`` (and ``mINP``) and their
             ``_std`` in percent.
         """
-        widths = {r['feature'].numel() for r in results}
-        if len(widths) != 1:
-            raise ValueError(f'All features must have the same width, got '
-                             f'widths {sorted(widths)}.')
+        check_feature_widths(results)
         feats = torch.stack([r['feature'] for r in results])
         pids = torch.tensor([r['pid'] for r in results], dtype=torch.long)
         if self.norm_feat or self.dist_metric == 'cosine':
