@@ -22,6 +22,5 @@ __all__ = [
     'BaseReIDDataset', 'CUHK03', 'DukeMTMC', 'Market1501', 'MSMT17',
     'ReIDFolderDataset', 'ReIDListDataset', 'SynthReID', 'reid_worker_init_fn',
     'OccludedDuke', 'VeRi776', 'VehicleID', 'CombinedReIDDataset',
-    'ReIDTestSets',
-    'ReIDDistractors'
+    'ReIDTestSets', 'ReIDDistractors'
 ]
