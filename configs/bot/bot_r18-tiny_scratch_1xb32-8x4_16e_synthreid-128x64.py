@@ -11,8 +11,7 @@ _base_ = [
 
 # 75 training identities; no pretrained weights (random initialisation).
 model = dict(
-    backbone=dict(
-        depth=18, base_channels=16, stem_channels=16, init_cfg=None),
+    backbone=dict(depth=18, base_channels=16, stem_channels=16, init_cfg=None),
     head=dict(num_classes=75))
 
 # One checkpoint, at the end of the schedule.

@@ -107,8 +107,8 @@ def test_fastreid_comparison_times_and_checks_the_same_matrix(
     monkeypatch.syspath_prepend(str(tmp_path))
     out = tool.main([
         '--num-query', '40', '--num-gallery', '300', '--num-ids', '60',
-        '--num-cams', '3', '--repeat', '2', '--max-rank', '20',
-        '--fastreid', 'fake_rank_cy'
+        '--num-cams', '3', '--repeat', '2', '--max-rank', '20', '--fastreid',
+        'fake_rank_cy'
     ])
     text = capsys.readouterr().out
     import fake_rank_cy
