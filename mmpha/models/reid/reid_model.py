@@ -263,7 +263,7 @@ class ReIDModel(BaseModel):
             value = torch.tensor([s.get(field) for s in data_samples],
                                  dtype=torch.long)
             if bool(((value < 0) | (value >= num)).any()):
-                raise ValueError(f'{field} must be in [0, {num}), got '
+                raise ValueError(f'{field}s must be in [0, {num}), got '
                                  f'{value.unique().tolist()}')
             ids.append(value.to(device, non_blocking=True))
         return ids[0], ids[1]
