@@ -12,27 +12,16 @@ dataset = dict(
     data_root='data/VeRi',
     view_file=dict(train='keypoint_train.txt', test='keypoint_test.txt'))
 
+# The Market-1501 recipe at 256x256: mmcv's Resize takes scale=(w, h),
+# mmpretrain's RandomCrop crop_size=(h, w).
 train_pipeline = [
-    dict(type='LoadReIDImage'),
-    dict(type='Resize', scale=(256, 256), interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomCrop', crop_size=(256, 256), padding=10, pad_val=0),
-    dict(
-        type='RandomErasing',
-        erase_prob=0.5,
-        min_area_ratio=0.02,
-        max_area_ratio=1 / 3,
-        aspect_range=(0.3, 1 / 0.3),
-        mode='rand',
-        fill_color=(127.5, 127.5, 127.5),
-        fill_std=(127.5, 127.5, 127.5)),
-    dict(type='PackReIDInputs'),
+    dict(t, scale=(256, 256)) if t['type'] == 'Resize' else
+    dict(t, crop_size=(256, 256)) if t['type'] == 'RandomCrop' else t
+    for t in _base_.train_pipeline
 ]
-
 test_pipeline = [
-    dict(type='LoadReIDImage'),
-    dict(type='Resize', scale=(256, 256), interpolation='bicubic'),
-    dict(type='PackReIDInputs'),
+    dict(t, scale=(256, 256)) if t['type'] == 'Resize' else t
+    for t in _base_.test_pipeline
 ]
 
 train_dataloader = dict(
